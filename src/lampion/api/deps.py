@@ -1,0 +1,39 @@
+"""Request dependencies: the runtime and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from lampion.runtime import Runtime
+from lampion.services.auth import Principal, authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer lmp_live_…`")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: lmp_live_…`")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+async def get_principal(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    presented = bearer.credentials if bearer else api_key
+    principal = await authenticate(runtime.sessions, presented)
+    if request.method not in _SAFE_METHODS:
+        principal.require_write()
+    return principal
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,96 @@
+"""Request ids, version header, JSON bodies from ``curl -d``, access logs, and the last
+line of defence: an unhandled exception becomes a bare 500 body, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import traceback
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lampion import __version__, ids
+from lampion.api import context
+from lampion.api.errors import error_body
+
+log = structlog.get_logger("lampion.access")
+
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM = b"application/x-www-form-urlencoded"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _INCOMING_ID.match(incoming) else ids.request_id()
+        context.request_id.set(request_id)
+        scope = _json_by_default(scope, headers)
+        started = time.monotonic()
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-lampion-version", __version__.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+            where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
+            log.error(
+                "request.unhandled",
+                error_type=type(exc).__name__,
+                where=where,
+                request_id=request_id,
+            )
+            if not response_started:
+                body = json.dumps(error_body(500, "server_error", "Internal server error"))
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body.encode()})
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+                request_id=request_id,
+            )
+
+
+def _json_by_default(scope: Scope, headers: dict[bytes, bytes]) -> Scope:
+    """``curl -d '{...}'`` sends a form content type; under /v1 every body is JSON."""
+    if scope["method"] not in _BODY_METHODS or not scope["path"].startswith("/v1/"):
+        return scope
+    content_type = headers.get(b"content-type", b"")
+    if content_type and not content_type.startswith(_FORM):
+        return scope
+    rewritten = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    rewritten.append((b"content-type", b"application/json"))
+    return {**scope, "headers": rewritten}

@@ -1,0 +1,43 @@
+"""The FastAPI application and its lifespan (store, computes, workers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lampion import __version__
+from lampion.api import api_keys, errors, health, projects
+from lampion.api.middleware import RequestContextMiddleware
+from lampion.config import Settings
+from lampion.runtime import Runtime
+from lampion.workers.reconciler import Reconciler
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings)
+        app.state.runtime = runtime
+        try:
+            if settings.reconcile_on_start:
+                await Reconciler(runtime).run_once()
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Lampion API",
+        version=__version__,
+        description="Self-hostable control plane for serverless PostgreSQL.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(projects.router)
+    app.include_router(api_keys.router)
+    return app

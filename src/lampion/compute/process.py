@@ -1,0 +1,230 @@
+"""The `process` backend: each compute is a real `postgres` postmaster run as the PG OS user.
+
+Postmasters run in their own session, so they outlive a control-plane restart and are
+adopted again by reading ``postmaster.pid``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import structlog
+
+from lampion.compute.base import (
+    AdminTarget,
+    ComputeSpec,
+    ComputeStartFailed,
+    ComputeStats,
+    ComputeStatus,
+)
+from lampion.compute.osuser import OsUser
+from lampion.compute.sizing import postgres_settings
+
+log = structlog.get_logger(__name__)
+
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; ".s.PGSQL.NNNNN" is appended
+_READY_POLL = 0.01
+_STOP_TIMEOUT = 15.0
+
+
+class ProcessBackend:
+    def __init__(self, computes_dir: Path, user: OsUser, listen_host: str, start_timeout: float):
+        self._dir = computes_dir
+        self._user = user
+        self._listen_host = listen_host
+        self._start_timeout = start_timeout
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def log_path(self, endpoint_id: str) -> Path:
+        return self._dir / endpoint_id / "postgres.log"
+
+    def _socket_dir(self, endpoint_id: str) -> Path:
+        preferred = self._dir / endpoint_id / "run"
+        if len(str(preferred)) + 20 <= _SOCKET_PATH_MAX:
+            return preferred
+        digest = hashlib.sha256(str(self._dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"lampion-{digest}" / endpoint_id
+
+    def admin_target(self, spec: ComputeSpec) -> AdminTarget:
+        return AdminTarget(host=str(self._socket_dir(spec.endpoint_id)), port=spec.port)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, spec: ComputeSpec) -> None:
+        if (await self.status(spec)).running:
+            return
+        socket_dir = self._socket_dir(spec.endpoint_id)
+        if not socket_dir.parent.exists():
+            socket_dir.parent.mkdir(parents=True, mode=0o711)
+        self._user.make_private_dir(socket_dir)
+        log_file = self.log_path(spec.endpoint_id)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "listen_addresses": self._listen_host,
+            "unix_socket_directories": str(socket_dir),
+            "unix_socket_permissions": "0700",
+            "cluster_name": spec.endpoint_id,
+            **postgres_settings(spec.compute_units),
+        }
+        argv = [str(spec.install.tool("postgres")), "-D", str(spec.data_dir), "-p", str(spec.port)]
+        for name, value in settings.items():
+            argv += ["-c", f"{name}={value}"]
+        with log_file.open("ab") as log_handle:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                cwd=spec.data_dir,
+                start_new_session=True,
+                close_fds=True,
+                env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+                **self._user.popen_kwargs(),
+            )
+        self._children[spec.endpoint_id] = child
+        try:
+            await self._wait_ready(spec, child)
+        except BaseException:
+            await self._terminate(child.pid, spec.endpoint_id)
+            raise
+        log.info("compute.started", endpoint_id=spec.endpoint_id, pid=child.pid, port=spec.port)
+
+    async def _wait_ready(self, spec: ComputeSpec, child: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self._start_timeout
+        pid_file = spec.data_dir / "postmaster.pid"
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise ComputeStartFailed(
+                    f"postgres exited with code {child.returncode} while starting"
+                )
+            lines = _read_lines(pid_file)
+            if (
+                len(lines) >= 8
+                and lines[0].strip() == str(child.pid)
+                and lines[7].strip() == "ready"
+            ):
+                return
+            await asyncio.sleep(_READY_POLL)
+        raise ComputeStartFailed(f"postgres was not ready within {self._start_timeout:.0f}s")
+
+    async def stop(self, spec: ComputeSpec) -> None:
+        status = await self.status(spec)
+        if status.running and status.pid:
+            await self._terminate(status.pid, spec.endpoint_id)
+            log.info("compute.stopped", endpoint_id=spec.endpoint_id, pid=status.pid)
+        self._reap(spec.endpoint_id)
+
+    async def _terminate(self, pid: int, endpoint_id: str) -> None:
+        """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL."""
+        try:
+            process = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            return
+        for sig, grace in ((signal.SIGINT, _STOP_TIMEOUT), (signal.SIGQUIT, 5.0)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(sig)
+            if await _wait_gone(process, grace):
+                self._reap(endpoint_id)
+                return
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+        await _wait_gone(process, 5.0)
+        self._reap(endpoint_id)
+
+    def _reap(self, endpoint_id: str) -> None:
+        child = self._children.get(endpoint_id)
+        if child is not None and child.poll() is not None:
+            del self._children[endpoint_id]
+
+    async def destroy(self, spec: ComputeSpec) -> None:
+        await self.stop(spec)
+        shutil.rmtree(self._dir / spec.endpoint_id, ignore_errors=True)
+        shutil.rmtree(self._socket_dir(spec.endpoint_id), ignore_errors=True)
+
+    # -- observation ---------------------------------------------------------------------
+
+    async def status(self, spec: ComputeSpec) -> ComputeStatus:
+        self._reap(spec.endpoint_id)
+        lines = _read_lines(spec.data_dir / "postmaster.pid")
+        if not lines:
+            return ComputeStatus(running=False)
+        try:
+            pid = int(lines[0])
+        except ValueError:
+            return ComputeStatus(running=False)
+        if not _is_postmaster_of(pid, spec.data_dir):
+            return ComputeStatus(running=False)
+        return ComputeStatus(running=True, pid=pid)
+
+    async def stats(self, spec: ComputeSpec) -> ComputeStats | None:
+        status = await self.status(spec)
+        if not status.running or status.pid is None:
+            return None
+        try:
+            root = psutil.Process(status.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return None
+        cpu, rss = 0.0, 0
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                times = process.cpu_times()
+                cpu += times.user + times.system
+                rss += process.memory_info().rss
+        return ComputeStats(cpu_seconds=cpu, memory_bytes=rss)
+
+    async def running_endpoints(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for process in psutil.process_iter(["pid", "cmdline", "status"]):
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            args = dict(arg.split("=", 1) for arg in process.info["cmdline"] or [] if "=" in arg)
+            endpoint_id = args.get("cluster_name")
+            socket_dir = args.get("unix_socket_directories")
+            if endpoint_id and socket_dir == str(self._socket_dir(endpoint_id)):
+                found[endpoint_id] = process.info["pid"]
+        return found
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except (FileNotFoundError, PermissionError, UnicodeDecodeError):
+        return []
+
+
+def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return "-D" in cmdline and str(data_dir) in cmdline
+
+
+async def _wait_gone(process: psutil.Process, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                with contextlib.suppress(ChildProcessError, psutil.Error):
+                    process.wait(timeout=0)
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        await asyncio.sleep(0.02)
+    return False

@@ -1,0 +1,80 @@
+"""Settings, read from the environment (prefix ``LAMPION_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAMPION_", extra="ignore")
+
+    data_dir: Path = Path(".lampion")
+    database_url: str | None = None
+    """Metadata store. Default: a SQLite file in ``data_dir``."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    public_host: str = "127.0.0.1"
+    """Host name put in connection strings."""
+    proxy_port: int = Field(6432, ge=1, le=65535)
+
+    compute_backend: Literal["process", "docker"] = "process"
+    storage_driver: Literal["auto", "copy", "reflink"] = "auto"
+    pg_user: str | None = None
+    """OS user computes run as. Default: the current user, or ``postgres`` when root."""
+    pg_bin: Path | None = None
+    """A PostgreSQL ``bin`` directory to prefer over the discovered installations."""
+    templates_dir: Path | None = None
+    """Where template clusters live. Default: ``data_dir/templates``."""
+    compute_listen_host: str = "127.0.0.1"
+    port_range_start: int = Field(55432, ge=1024, le=65535)
+    port_range_end: int = Field(55999, ge=1024, le=65535)
+    compute_start_timeout: float = Field(30.0, gt=0)
+
+    regions: Annotated[list[str], NoDecode] = ["fr-par-1"]
+    master_key: str | None = None
+    """Encrypts stored secrets. Generated into ``data_dir`` when absent."""
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    """JSON logs. Default: JSON unless stderr is a terminal."""
+
+    reconcile_on_start: bool = True
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.regions:
+            raise ValueError("LAMPION_REGIONS must name at least one region")
+        if self.port_range_end <= self.port_range_start:
+            raise ValueError("LAMPION_PORT_RANGE_END must be above LAMPION_PORT_RANGE_START")
+        self.data_dir = self.data_dir.expanduser().absolute()
+        return self
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'lampion.db'}"
+
+    @property
+    def template_root(self) -> Path:
+        return (self.templates_dir or self.data_dir / "templates").expanduser().absolute()
+
+    @property
+    def branches_dir(self) -> Path:
+        return self.data_dir / "branches"
+
+    @property
+    def computes_dir(self) -> Path:
+        return self.data_dir / "computes"

@@ -1,0 +1,103 @@
+"""Errors a client sees. Each maps to one code and HTTP status of the seed-001 error body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LampionError(Exception):
+    status_code = 500
+    code = "server_error"
+    default_message = "Internal server error"
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class InvalidRequest(LampionError):
+    status_code = 400
+    code = "invalid_request"
+    default_message = "Malformed request"
+
+
+class AuthenticationFailed(LampionError):
+    status_code = 401
+    code = "authentication_failed"
+    default_message = "Invalid or missing API key"
+
+
+class Forbidden(LampionError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "Insufficient permissions"
+
+
+class NotFound(LampionError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Resource not found"
+
+
+class MethodNotAllowed(LampionError):
+    status_code = 405
+    code = "method_not_allowed"
+    default_message = "Method not allowed"
+
+
+class Conflict(LampionError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The resource is in a conflicting state"
+
+
+class IdempotencyKeyReused(LampionError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    default_message = "This idempotency key was used with a different request"
+
+
+class RateLimitExceeded(LampionError):
+    status_code = 429
+    code = "rate_limit_exceeded"
+    default_message = "Rate limit exceeded"
+
+
+class ServerError(LampionError):
+    status_code = 500
+    code = "server_error"
+    default_message = "Internal server error"
+
+
+class ServiceUnavailable(LampionError):
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "Service temporarily unavailable"
+
+
+class ProvisioningFailed(ServiceUnavailable):
+    default_message = "The compute could not be provisioned; nothing was kept"
+
+
+ERROR_CODES: dict[int, str] = {
+    cls.status_code: cls.code
+    for cls in (
+        InvalidRequest,
+        AuthenticationFailed,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        IdempotencyKeyReused,
+        RateLimitExceeded,
+        ServerError,
+        ServiceUnavailable,
+    )
+}
+
+
+def code_for_status(status: int) -> str:
+    if status in ERROR_CODES:
+        return ERROR_CODES[status]
+    return "invalid_request" if 400 <= status < 500 else "server_error"

@@ -1,0 +1,135 @@
+"""Everything a running control plane holds: store, storage, compute, settings."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lampion import log as logging_setup
+from lampion.compute.base import ComputeBackend
+from lampion.compute.installations import PgInstall, discover
+from lampion.compute.osuser import OsUser, resolve
+from lampion.compute.process import ProcessBackend
+from lampion.config import Settings
+from lampion.crypto import SecretBox, load_or_create_master_key
+from lampion.errors import InvalidRequest
+from lampion.locks import Locks
+from lampion.storage.base import StorageDriver
+from lampion.storage.copy import CopyDriver
+from lampion.storage.templates import Templates
+from lampion.store.engine import Sessions, make_engine, make_sessionmaker
+from lampion.store.migrate import upgrade_to_head
+
+log = structlog.get_logger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The control plane cannot start; the message says what to change."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: Sessions
+    secrets: SecretBox
+    user: OsUser
+    installs: list[PgInstall]
+    storage: StorageDriver
+    compute: ComputeBackend
+    locks: Locks = field(default_factory=Locks)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Runtime:
+        logging_setup.configure(settings.log_level, settings.log_json)
+        prepare_data_dir(settings.data_dir)
+        engine, sessions = await open_store(settings)
+        try:
+            user = resolve(settings.pg_user)
+            check_reachable(settings.data_dir, user)
+            installs = discover(settings.pg_bin, user)
+            templates = Templates(settings.template_root, user)
+            master_key = load_or_create_master_key(settings.master_key, settings.data_dir)
+            runtime = cls(
+                settings=settings,
+                engine=engine,
+                sessions=sessions,
+                secrets=SecretBox(master_key),
+                user=user,
+                installs=installs,
+                storage=make_storage(settings, templates),
+                compute=make_compute(settings, user),
+            )
+        except BaseException:
+            await engine.dispose()
+            raise
+        log.info(
+            "runtime.ready",
+            pg_versions=[i.version for i in installs],
+            pg_user=user.name,
+            storage=runtime.storage.name,
+            compute=settings.compute_backend,
+        )
+        return runtime
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def install_for(self, pg_version: int | None) -> PgInstall:
+        if pg_version is None:
+            return self.installs[0]
+        for install in self.installs:
+            if install.major == pg_version:
+                return install
+        raise InvalidRequest(
+            f"PostgreSQL {pg_version} is not available on this server",
+            details={
+                "field": "pg_version",
+                "value": pg_version,
+                "allowed_values": [i.major for i in self.installs],
+            },
+        )
+
+
+async def open_store(settings: Settings) -> tuple[AsyncEngine, Sessions]:
+    engine = make_engine(settings.store_url)
+    try:
+        await upgrade_to_head(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine, make_sessionmaker(engine)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o711)  # computes' OS user may pass through, not list
+
+
+def check_reachable(data_dir: Path, user: OsUser) -> None:
+    if user.is_current:
+        return
+    result = subprocess.run(["test", "-x", str(data_dir)], check=False, **user.popen_kwargs())
+    if result.returncode != 0:
+        raise StartupError(
+            f"The OS user {user.name!r} cannot reach {data_dir}: make every parent directory "
+            "searchable (chmod o+x) or set LAMPION_DATA_DIR elsewhere."
+        )
+
+
+def make_storage(settings: Settings, templates: Templates) -> StorageDriver:
+    if settings.storage_driver == "reflink":
+        raise StartupError("LAMPION_STORAGE_DRIVER=reflink is not available yet; use copy")
+    return CopyDriver(settings.branches_dir, templates)
+
+
+def make_compute(settings: Settings, user: OsUser) -> ComputeBackend:
+    if settings.compute_backend == "docker":
+        raise StartupError("LAMPION_COMPUTE_BACKEND=docker is not available yet; use process")
+    return ProcessBackend(
+        settings.computes_dir, user, settings.compute_listen_host, settings.compute_start_timeout
+    )

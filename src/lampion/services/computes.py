@@ -1,0 +1,78 @@
+"""Bridges store rows to storage and compute: specs, ports, passwords, connection strings."""
+
+from __future__ import annotations
+
+import random
+import socket
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lampion.compute.base import ComputeSpec
+from lampion.compute.installations import PgInstall
+from lampion.config import Settings
+from lampion.crypto import scram_sha256_verifier
+from lampion.errors import ServiceUnavailable
+from lampion.pg.admin import set_role_password
+from lampion.runtime import Runtime
+from lampion.storage.templates import SUPERUSER
+from lampion.store.models import Endpoint
+
+
+def spec_for(rt: Runtime, endpoint: Endpoint, pg_version: int) -> ComputeSpec:
+    return ComputeSpec(
+        endpoint_id=endpoint.id,
+        data_dir=rt.storage.path(endpoint.branch_id),
+        port=endpoint.port,
+        install=rt.install_for(pg_version),
+        compute_units=endpoint.compute_units,
+    )
+
+
+async def allocate_port(session: AsyncSession, settings: Settings) -> int:
+    """A port in the configured range that no endpoint holds and nothing listens on.
+
+    The unique constraint on ``endpoints.port`` settles races between replicas.
+    """
+    used = set((await session.scalars(select(Endpoint.port))).all())
+    candidates = list(range(settings.port_range_start, settings.port_range_end + 1))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port not in used and _port_is_free(settings.compute_listen_host, port):
+            return port
+    raise ServiceUnavailable("No free compute port left in the configured range")
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) -> None:
+    await set_role_password(
+        rt.compute.admin_target(spec), SUPERUSER, scram_sha256_verifier(password)
+    )
+
+
+def connection_string(
+    settings: Settings,
+    install: PgInstall,
+    port: int,
+    password: str,
+    database: str = "postgres",
+    role: str = SUPERUSER,
+) -> str:
+    host = settings.public_host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    sslmode = "require" if install.ssl else "prefer"
+    return (
+        f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{port}/"
+        f"{quote(database, safe='')}?sslmode={sslmode}"
+    )
