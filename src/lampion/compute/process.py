@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,8 @@ class ProcessBackend:
     async def start(self, spec: ComputeSpec) -> None:
         if (await self.status(spec)).running:
             return
+        await self._kill_orphans(spec.endpoint_id)
+        _reap_if_zombie_child(spec.data_dir / "postmaster.pid")
         socket_dir = self._socket_dir(spec.endpoint_id)
         if not socket_dir.parent.exists():
             socket_dir.parent.mkdir(parents=True, mode=0o711)
@@ -107,7 +110,8 @@ class ProcessBackend:
         while time.monotonic() < deadline:
             if child.poll() is not None:
                 raise ComputeStartFailed(
-                    f"postgres exited with code {child.returncode} while starting"
+                    f"postgres exited with code {child.returncode} while starting: "
+                    + self._last_log_line(spec.endpoint_id)
                 )
             lines = _read_lines(pid_file)
             if (
@@ -118,6 +122,10 @@ class ProcessBackend:
                 return
             await asyncio.sleep(_READY_POLL)
         raise ComputeStartFailed(f"postgres was not ready within {self._start_timeout:.0f}s")
+
+    def _last_log_line(self, endpoint_id: str) -> str:
+        lines = _read_lines(self.log_path(endpoint_id))
+        return lines[-1] if lines else "(no log)"
 
     async def stop(self, spec: ComputeSpec) -> None:
         status = await self.status(spec)
@@ -142,6 +150,24 @@ class ProcessBackend:
             process.kill()
         await _wait_gone(process, 5.0)
         self._reap(endpoint_id)
+
+    async def _kill_orphans(self, endpoint_id: str) -> None:
+        """Backends of a postmaster that was killed hold its shared memory for a moment;
+        a new postmaster on the same data dir refuses to start until they are gone."""
+        title = f"postgres: {endpoint_id}: "
+        orphans = []
+        for process in psutil.process_iter(["cmdline", "uids"]):
+            cmdline = process.info["cmdline"] or []
+            uids = process.info["uids"]
+            if cmdline and cmdline[0].startswith(title) and uids and uids.real == self._user.uid:
+                orphans.append(process)
+        for process in orphans:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        for process in orphans:
+            await _wait_gone(process, 5.0)
+        if orphans:
+            log.warning("compute.orphans_killed", endpoint_id=endpoint_id, count=len(orphans))
 
     def _reap(self, endpoint_id: str) -> None:
         child = self._children.get(endpoint_id)
@@ -203,6 +229,15 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text().splitlines()
     except (FileNotFoundError, PermissionError, UnicodeDecodeError):
         return []
+
+
+def _reap_if_zombie_child(pid_file: Path) -> None:
+    """A postmaster of ours that died stays a zombie until waited for, and postgres takes
+    a zombie's pid in ``postmaster.pid`` for a live postmaster."""
+    lines = _read_lines(pid_file)
+    if lines and lines[0].strip().isdigit():
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(int(lines[0]), os.WNOHANG)
 
 
 def _is_postmaster_of(pid: int, data_dir: Path) -> bool:

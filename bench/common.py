@@ -1,0 +1,83 @@
+"""Shared by the benchmarks: a real server on loopback in a throwaway data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from lampion.app import create_app
+from lampion.config import Settings
+from lampion.runtime import Runtime
+from lampion.services import api_keys, orgs
+
+
+@dataclass
+class BenchServer:
+    url: str
+    key: str
+    runtime: Runtime
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary(label: str, samples: list[float]) -> str:
+    return (
+        f"{label}: n={len(samples)} p50={percentile(samples, 50) * 1000:.0f} ms "
+        f"p95={percentile(samples, 95) * 1000:.0f} ms "
+        f"mean={statistics.mean(samples) * 1000:.0f} ms max={max(samples) * 1000:.0f} ms"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextlib.asynccontextmanager
+async def bench_server(**overrides: object) -> AsyncIterator[BenchServer]:
+    root = Path(tempfile.mkdtemp(prefix="lampion-bench-", dir="/tmp"))
+    root.chmod(0o755)
+    settings = Settings(
+        data_dir=root / "data",
+        api_port=_free_port(),
+        log_level=os.environ.get("LAMPION_LOG_LEVEL", "WARNING"),
+        **overrides,  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    runtime: Runtime = app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        org = await orgs.get_or_create(session, "bench", "pro")
+        _, key = await api_keys.create_in(session, org.id, "bench", "admin")
+    try:
+        yield BenchServer(f"http://127.0.0.1:{settings.api_port}", key, runtime)
+    finally:
+        server.should_exit = True
+        await task
+        for endpoint_id, pid in (await runtime.compute.running_endpoints()).items():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            del endpoint_id
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)

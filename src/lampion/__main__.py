@@ -1,0 +1,3 @@
+from lampion.cli import main
+
+main()

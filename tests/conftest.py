@@ -1,0 +1,183 @@
+"""Shared test harness.
+
+Every test that needs the API runs once per metadata store (SQLite, then PostgreSQL), on
+real computes. Templates are built once per session and shared by every app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from fastapi import FastAPI
+
+from lampion.app import create_app
+from lampion.config import Settings
+from lampion.runtime import Runtime
+from tests.support.metadata_pg import MetadataServer
+from tests.support.orgs import make_key
+
+STORE_KINDS = ("sqlite", "postgres")
+_port_blocks = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        default=",".join(STORE_KINDS),
+        help="metadata stores to run the API tests against (comma-separated)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames:
+        kinds = [k for k in metafunc.config.getoption("--store").split(",") if k]
+        metafunc.parametrize("store_kind", kinds, scope="session")
+
+
+def kill_computes_under(root: Path) -> None:
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any(str(root) in arg for arg in cmdline) and "-D" in cmdline:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    """Under /tmp with mode 0755: the computes' OS user must reach it."""
+    root = Path(tempfile.mkdtemp(prefix="lampion-test-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    kill_computes_under(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def templates_dir(workdir: Path) -> Path:
+    return workdir / "templates"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def port_block() -> tuple[int, int]:
+    """A distinct compute port range for each app a test session starts."""
+    start = 56000 + next(_port_blocks) * 200
+    return start, start + 199
+
+
+def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> Settings:
+    start, end = port_block()
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "templates_dir": templates_dir,
+        "port_range_start": start,
+        "port_range_end": end,
+        "log_json": True,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def metadata_pg(workdir: Path, templates_dir: Path) -> AsyncIterator[MetadataServer]:
+    server = MetadataServer(workdir / "metadata-pg", templates_dir, free_port())
+    yield server
+    await server.close()
+
+
+_database_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+async def store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
+    if store_kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir / f'store-{next(_database_names)}.db'}"
+    return await metadata_pg.create_database(f"lampion_{next(_database_names)}")
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+def settings(store_kind: str, store_url: str, workdir: Path, templates_dir: Path) -> Settings:
+    return make_settings(workdir / f"data-{store_kind}", templates_dir, database_url=store_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as application:
+        yield application
+    kill_computes_under(settings.data_dir)
+
+
+@pytest.fixture(scope="session")
+def runtime(app: FastAPI) -> Runtime:
+    rt: Runtime = app.state.runtime
+    return rt
+
+
+def client_for(app: FastAPI, key: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://lampion.test",
+        headers=headers,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="session")
+async def admin_key(runtime: Runtime) -> str:
+    return await make_key(runtime.sessions, "org-a", "admin")
+
+
+@pytest.fixture(scope="session")
+async def other_org_key(runtime: Runtime) -> str:
+    return await make_key(runtime.sessions, "org-b", "admin")
+
+
+@pytest.fixture
+async def api(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app, admin_key) as client:
+        yield client
+
+
+@pytest.fixture
+async def other_api(app: FastAPI, other_org_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app, other_org_key) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def shared_project(app: FastAPI, admin_key: str) -> AsyncIterator[dict[str, object]]:
+    """One project for tests that only read from or add to it, to keep the suite fast."""
+    async with client_for(app, admin_key) as client:
+        response = await client.post("/v1/projects", json={"name": "shared"})
+        assert response.status_code == 201, response.text
+        project: dict[str, object] = response.json()
+        yield project
+        await client.delete(f"/v1/projects/{project['id']}")

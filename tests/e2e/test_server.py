@@ -1,0 +1,111 @@
+"""The README's flow, as a user runs it: `lampion keys create`, `lampion serve`, curl, psql."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, port_block
+from tests.support.pg import psql
+
+pytestmark = [pytest.mark.e2e, pytest.mark.compute]
+
+LAMPION = [sys.executable, "-m", "lampion"]
+
+
+@pytest.fixture
+def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
+    start, end = port_block()
+    return {
+        **os.environ,
+        "LAMPION_DATA_DIR": str(workdir / "e2e"),
+        "LAMPION_TEMPLATES_DIR": str(templates_dir),
+        "LAMPION_PORT_RANGE_START": str(start),
+        "LAMPION_PORT_RANGE_END": str(end),
+        "LAMPION_API_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
+    log_path = workdir / "e2e-server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [*LAMPION, "serve"], env=server_env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{server_env['LAMPION_API_PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        yield base, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_readme_flow(server: tuple[str, Path], server_env: dict[str, str]) -> None:
+    base, log_path = server
+    key = subprocess.run(
+        [*LAMPION, "keys", "create", "--org", "acme"],
+        env=server_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert key.startswith("lmp_live_")
+
+    # Exactly what `curl -X POST -H "Authorization: Bearer $KEY" -d '{...}'` sends.
+    response = httpx.post(
+        f"{base}/v1/projects",
+        content=b'{"name":"my-app","region":"fr-par-1"}',
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    project = response.json()
+
+    result = psql(project["connection_string"], "SELECT 'hello from ' || current_database()")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello from postgres"
+
+    deleted = httpx.delete(
+        f"{base}/v1/projects/{project['id']}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert deleted.status_code == 204
+    server_log = log_path.read_text()
+    assert '"path": "/v1/projects"' in server_log
+    assert project["pg_password"] not in server_log
+    assert key not in server_log
+
+
+def test_keys_create_rejects_unknown_plan(server_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*LAMPION, "keys", "create", "--org", "acme", "--plan", "platinum"],
+        env=server_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Unknown plan" in result.stderr

@@ -1,0 +1,129 @@
+"""Failures leave nothing behind; a restarted control plane restarts dead computes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from lampion.config import Settings
+from lampion.runtime import Runtime
+from lampion.storage.templates import Templates
+from tests.conftest import client_for, make_settings, running_app
+from tests.support.orgs import make_key
+from tests.support.pg import fetchval
+
+pytestmark = pytest.mark.compute
+
+
+async def _broken_templates(root: Path, runtime: Runtime) -> Path:
+    """Real templates whose postgresql.conf postgres rejects at start."""
+    templates = Templates(root, runtime.user)
+    for install in runtime.installs:
+        path = await templates.ensure(install)
+        with (path / "postgresql.conf").open("a") as conf:
+            conf.write("\nshared_buffers = 'not-a-size'\n")
+    return root
+
+
+async def test_failed_provisioning_is_undone(settings: Settings, runtime: Runtime) -> None:
+    base = settings.data_dir.parent / "data-broken"
+    broken = make_settings(
+        base,
+        await _broken_templates(base / "templates", runtime),
+        database_url=None,
+        compute_start_timeout=10,
+    )
+    async with running_app(broken) as app:
+        rt: Runtime = app.state.runtime
+        key = await make_key(rt.sessions, "org-broken")
+        async with client_for(app, key) as client:
+            response = await client.post("/v1/projects", json={"name": "doomed"})
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "service_unavailable"
+            assert "shared_buffers" not in response.text
+            assert (await client.get("/v1/projects")).json() == []
+        assert list(broken.branches_dir.iterdir()) == []
+        assert await rt.compute.running_endpoints() == {}
+        assert not [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if str(base) in " ".join(p.info["cmdline"] or [])
+        ]
+
+
+async def test_restart_brings_back_a_killed_compute(
+    settings: Settings, templates_dir: Path
+) -> None:
+    own = make_settings(settings.data_dir.parent / "data-restart", templates_dir, database_url=None)
+    async with running_app(own) as app:
+        rt: Runtime = app.state.runtime
+        key = await make_key(rt.sessions, "org-restart")
+        async with client_for(app, key) as client:
+            project = (await client.post("/v1/projects", json={"name": "survivor"})).json()
+        dsn = project["connection_string"]
+        await fetchval(dsn, "CREATE TABLE kept AS SELECT 42 AS answer")
+        pid = (await rt.compute.running_endpoints())[project["endpoint_id"]]
+    # The control plane is down; its compute keeps running, until it is killed.
+    assert psutil.pid_exists(pid)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    async with running_app(own) as app:
+        rt = app.state.runtime
+        assert project["endpoint_id"] in await rt.compute.running_endpoints()
+        assert await fetchval(dsn, "SELECT answer FROM kept") == 42
+        async with client_for(app, key) as client:
+            assert (await client.delete(f"/v1/projects/{project['id']}")).status_code == 204
+
+
+async def test_restart_finishes_an_interrupted_create(
+    settings: Settings, templates_dir: Path
+) -> None:
+    """A crash between writing rows and finishing provisioning leaves nothing after restart."""
+    own = make_settings(settings.data_dir.parent / "data-crash", templates_dir, database_url=None)
+    async with running_app(own) as app:
+        rt: Runtime = app.state.runtime
+        key = await make_key(rt.sessions, "org-crash")
+        async with client_for(app, key) as client:
+            project = (await client.post("/v1/projects", json={"name": "half"})).json()
+        from lampion.store.models import Project
+
+        async with rt.sessions() as session, session.begin():
+            row = await session.get(Project, project["id"])
+            assert row is not None
+            row.state = "provisioning"  # as if the process died before marking it ready
+    async with running_app(own) as app:
+        rt = app.state.runtime
+        async with client_for(app, key) as client:
+            assert (await client.get(f"/v1/projects/{project['id']}")).status_code == 404
+        assert await rt.compute.running_endpoints() == {}
+        assert not rt.storage.path(project["branch_id"]).exists()
+
+
+async def test_concurrent_creates_get_distinct_ports(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(api.post("/v1/projects", json={"name": f"c{i}"}) for i in range(4))
+    )
+    projects = [r.json() for r in responses]
+    try:
+        assert [r.status_code for r in responses] == [201] * 4
+        assert len({p["port"] for p in projects}) == 4
+        for project in projects:
+            assert await fetchval(project["connection_string"], "SELECT 1") == 1
+    finally:
+        for project in projects:
+            if "id" in project:
+                await api.delete(f"/v1/projects/{project['id']}")

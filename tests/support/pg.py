@@ -1,0 +1,38 @@
+"""Talking to a compute the way a user does: with its connection string."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from typing import Any
+
+import asyncpg
+
+
+async def connect(connection_string: str, **kwargs: Any) -> asyncpg.Connection:
+    return await asyncpg.connect(connection_string, timeout=10, **kwargs)
+
+
+async def fetchval(connection_string: str, query: str) -> Any:
+    connection = await connect(connection_string)
+    try:
+        return await connection.fetchval(query)
+    finally:
+        await connection.close()
+
+
+def psql(connection_string: str, command: str) -> subprocess.CompletedProcess[str]:
+    """Runs the real psql binary (no password prompt: it is in the string)."""
+    return subprocess.run(
+        ["psql", connection_string, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+        check=False,
+    )
+
+
+async def apsql(connection_string: str, command: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(psql, connection_string, command)
