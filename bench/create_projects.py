@@ -22,7 +22,8 @@ async def run(count: int) -> None:
         started = time.perf_counter()
         warmup = await client.post("/v1/projects", json={"name": "warmup"})
         warmup.raise_for_status()
-        print(f"first create (builds the template): {(time.perf_counter() - started) * 1000:.0f} ms")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        print(f"first create (builds the template): {elapsed_ms:.0f} ms")
         samples: list[float] = []
         ids = [warmup.json()["id"]]
         for i in range(count):
