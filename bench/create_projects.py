@@ -16,9 +16,12 @@ from bench.common import bench_server, summary
 
 
 async def run(count: int) -> None:
-    async with bench_server() as server, httpx.AsyncClient(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=120
-    ) as client:
+    async with (
+        bench_server() as server,
+        httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=120
+        ) as client,
+    ):
         started = time.perf_counter()
         warmup = await client.post("/v1/projects", json={"name": "warmup"})
         warmup.raise_for_status()
