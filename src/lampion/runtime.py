@@ -19,7 +19,7 @@ from lampion.crypto import SecretBox, load_or_create_master_key
 from lampion.errors import InvalidRequest
 from lampion.locks import Locks
 from lampion.storage.base import StorageDriver
-from lampion.storage.copy import CopyDriver
+from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
 from lampion.store.engine import Sessions, make_engine, make_sessionmaker
 from lampion.store.migrate import upgrade_to_head
@@ -61,7 +61,7 @@ class Runtime:
                 secrets=SecretBox(master_key),
                 user=user,
                 installs=installs,
-                storage=make_storage(settings, templates),
+                storage=make_storage(settings, templates, user),
                 compute=make_compute(settings, user),
             )
         except BaseException:
@@ -121,10 +121,17 @@ def check_reachable(data_dir: Path, user: OsUser) -> None:
         )
 
 
-def make_storage(settings: Settings, templates: Templates) -> StorageDriver:
-    if settings.storage_driver == "reflink":
-        raise StartupError("LAMPION_STORAGE_DRIVER=reflink is not available yet; use copy")
-    return CopyDriver(settings.branches_dir, templates)
+def make_storage(settings: Settings, templates: Templates, user: OsUser) -> StorageDriver:
+    reflink = settings.storage_driver == "reflink"
+    can_reflink = LocalStorage.can_reflink(settings.branches_dir)
+    if reflink and not can_reflink:
+        raise StartupError(
+            f"LAMPION_STORAGE_DRIVER=reflink, but the filesystem of {settings.branches_dir} "
+            "cannot clone files (reflink needs XFS with reflink=1, or btrfs); use copy or auto"
+        )
+    if settings.storage_driver == "auto":
+        reflink = can_reflink
+    return LocalStorage(settings.branches_dir, templates, user, reflink=reflink)
 
 
 def make_compute(settings: Settings, user: OsUser) -> ComputeBackend:

@@ -11,7 +11,7 @@ from lampion.compute.base import ComputeSpec
 from lampion.compute.installations import discover
 from lampion.compute.osuser import resolve
 from lampion.compute.process import ProcessBackend
-from lampion.storage.copy import CopyDriver
+from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
 
 
@@ -19,7 +19,9 @@ class MetadataServer:
     def __init__(self, workdir: Path, templates_dir: Path, port: int):
         user = resolve(None)
         self._install = discover(None, user)[0]
-        self._storage = CopyDriver(workdir / "branches", Templates(templates_dir, user))
+        self._storage = LocalStorage(
+            workdir / "branches", Templates(templates_dir, user), user, reflink=False
+        )
         self._backend = ProcessBackend(workdir / "computes", user, "127.0.0.1", 30)
         self._port = port
         self._spec: ComputeSpec | None = None

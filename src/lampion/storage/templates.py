@@ -21,6 +21,8 @@ from lampion.storage.tls import write_self_signed
 log = structlog.get_logger(__name__)
 
 SUPERUSER = "cloud_admin"
+TEMPLATE_FORMAT = 1
+"""Bumped when what a template holds changes, so stale templates are not reused."""
 
 _CONF = """
 # --- Lampion ---
@@ -52,7 +54,7 @@ class Templates:
         self._locks: dict[int, asyncio.Lock] = {}
 
     def path(self, install: PgInstall) -> Path:
-        return self._root / str(install.major)
+        return self._root / f"{install.major}-v{TEMPLATE_FORMAT}"
 
     async def ensure(self, install: PgInstall) -> Path:
         target = self.path(install)

@@ -84,8 +84,27 @@ class Endpoint(Base):
     compute_units: Mapped[float] = mapped_column(Float, default=1.0)
     auto_suspend_seconds: Mapped[int] = mapped_column(Integer, default=300)
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RunningInterval(Base):
+    """When a compute ran, at what size: what usage and billing are computed from.
+
+    Kept after the endpoint is deleted (no foreign key), so past usage stays billable.
+    """
+
+    __tablename__ = "running_intervals"
+    __table_args__ = (Index("ix_running_intervals_endpoint_open", "endpoint_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(32), index=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    endpoint_id: Mapped[str] = mapped_column(String(32))
+    compute_units: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Event(Base):

@@ -1,0 +1,108 @@
+"""Branch data dirs on a local filesystem: `copy` (portable, O(size)) or `reflink`
+(XFS/btrfs FICLONE, O(metadata)). One class: the drivers differ only in how a file is copied."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from pathlib import Path
+
+import structlog
+
+from lampion.compute.installations import PgInstall
+from lampion.compute.osuser import OsUser
+from lampion.storage.base import BackupFiles, OnlineBackup, StorageError
+from lampion.storage.templates import Templates
+from lampion.storage.tree import copy_file, copy_tree, supports_reflink
+
+log = structlog.get_logger(__name__)
+
+_START_WAL_FILE = re.compile(r"START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)")
+
+
+class LocalStorage:
+    def __init__(self, branches_dir: Path, templates: Templates, user: OsUser, *, reflink: bool):
+        self.name = "reflink" if reflink else "copy"
+        self._dir = branches_dir
+        self._templates = templates
+        self._user = user
+        self._reflink = reflink
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._dir.chmod(0o755)
+
+    @staticmethod
+    def can_reflink(branches_dir: Path) -> bool:
+        return supports_reflink(branches_dir)
+
+    def path(self, branch_id: str) -> Path:
+        return self._dir / branch_id
+
+    async def create_root(self, branch_id: str, install: PgInstall) -> Path:
+        template = await self._templates.ensure(install)
+        return await self._copy(template, branch_id)
+
+    async def clone_stopped(self, parent_id: str, child_id: str) -> Path:
+        return await self._copy(self.path(parent_id), child_id)
+
+    async def clone_running(self, parent_id: str, child_id: str, backup: OnlineBackup) -> Path:
+        source, target = self.path(parent_id), self.path(child_id)
+        self._check_free(target)
+        try:
+            async with backup:
+                await asyncio.to_thread(
+                    copy_tree, source, target, self._user, reflink=self._reflink, skip_wal=True
+                )
+                files = await backup.stop()
+                # The session still pins the WAL (temporary slot): copy it before letting go.
+                await asyncio.to_thread(self._copy_wal, source, target)
+            await asyncio.to_thread(self._write_backup_files, target, files)
+        except BaseException:
+            await self.delete(child_id)
+            raise
+        return target
+
+    async def _copy(self, source: Path, branch_id: str) -> Path:
+        target = self.path(branch_id)
+        self._check_free(target)
+        try:
+            await asyncio.to_thread(copy_tree, source, target, self._user, reflink=self._reflink)
+        except BaseException:
+            await self.delete(branch_id)
+            raise
+        return target
+
+    @staticmethod
+    def _check_free(target: Path) -> None:
+        if target.exists():
+            raise StorageError(f"data dir for {target.name} already exists")
+
+    def _copy_wal(self, source: Path, target: Path) -> None:
+        for segment in sorted((source / "pg_wal").iterdir()):
+            if segment.is_file():
+                try:
+                    copy_file(
+                        segment, target / "pg_wal" / segment.name, self._user, reflink=self._reflink
+                    )
+                except FileNotFoundError:
+                    continue
+
+    def _write_backup_files(self, target: Path, files: BackupFiles) -> None:
+        match = _START_WAL_FILE.search(files.backup_label)
+        if not match or not (target / "pg_wal" / match.group(1)).exists():
+            raise StorageError("the WAL the copy needs to recover is missing")
+        for name, content in (
+            ("backup_label", files.backup_label),
+            ("tablespace_map", files.tablespace_map),
+        ):
+            if content:
+                path = target / name
+                path.write_text(content)
+                path.chmod(0o600)
+                self._user.chown(path)
+
+    async def delete(self, branch_id: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.path(branch_id), True)
+
+    async def branch_ids(self) -> set[str]:
+        return {p.name for p in self._dir.iterdir() if p.is_dir()}
