@@ -24,6 +24,7 @@ from lampion.config import Settings
 from lampion.runtime import Runtime
 from tests.support.metadata_pg import MetadataServer
 from tests.support.orgs import make_key
+from tests.support.xfs import XfsUnavailable, xfs_mount
 
 STORE_KINDS = ("sqlite", "postgres")
 _port_blocks = itertools.count()
@@ -102,11 +103,15 @@ async def metadata_pg(workdir: Path, templates_dir: Path) -> AsyncIterator[Metad
 _database_names = itertools.count()
 
 
-@pytest.fixture(scope="session")
-async def store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
+async def new_store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
     if store_kind == "sqlite":
         return f"sqlite+aiosqlite:///{workdir / f'store-{next(_database_names)}.db'}"
     return await metadata_pg.create_database(f"lampion_{next(_database_names)}")
+
+
+@pytest.fixture(scope="session")
+async def store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
+    return await new_store_url(store_kind, workdir, metadata_pg)
 
 
 @contextlib.asynccontextmanager
@@ -181,3 +186,50 @@ async def shared_project(app: FastAPI, admin_key: str) -> AsyncIterator[dict[str
         project: dict[str, object] = response.json()
         yield project
         await client.delete(f"/v1/projects/{project['id']}")
+
+
+@pytest.fixture(scope="session")
+def xfs_root(workdir: Path) -> Iterator[Path]:
+    """A loop-mounted XFS (reflink=1) for the whole session, or a skip that says why not."""
+    with contextlib.ExitStack() as stack:
+        try:
+            root = stack.enter_context(xfs_mount(workdir))
+        except XfsUnavailable as exc:
+            pytest.skip(f"reflink tests need an XFS mount: {exc}")
+        yield root
+        kill_computes_under(root)
+
+
+@pytest.fixture(scope="session")
+async def xfs_app(
+    xfs_root: Path, store_kind: str, workdir: Path, metadata_pg: MetadataServer
+) -> AsyncIterator[FastAPI]:
+    """The same control plane with its data on XFS; `auto` must pick the reflink driver."""
+    settings = make_settings(
+        xfs_root / f"data-{store_kind}",
+        xfs_root / "templates",
+        database_url=await new_store_url(store_kind, workdir, metadata_pg),
+    )
+    async with running_app(settings) as application:
+        assert application.state.runtime.storage.name == "reflink"
+        yield application
+    kill_computes_under(settings.data_dir)
+
+
+@pytest.fixture(scope="session", params=["default-fs", "xfs-reflink"])
+def branching_app(request: pytest.FixtureRequest, store_kind: str) -> FastAPI:
+    """Branching tests run on the default filesystem (copy) and on XFS (reflink)."""
+    fixture = "app" if request.param == "default-fs" else "xfs_app"
+    application: FastAPI = request.getfixturevalue(fixture)
+    return application
+
+
+@pytest.fixture(scope="session")
+async def branching_key(branching_app: FastAPI) -> str:
+    return await make_key(branching_app.state.runtime.sessions, "org-branching", "admin")
+
+
+@pytest.fixture
+async def bapi(branching_app: FastAPI, branching_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(branching_app, branching_key) as client:
+        yield client

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lampion import __version__
-from lampion.api import api_keys, errors, health, projects
+from lampion.api import api_keys, branches, endpoints, errors, health, projects
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.runtime import Runtime
+from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
+from lampion.workers.runner import Workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,11 +24,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
+        workers = Workers()
         try:
+            reconciler = Reconciler(runtime)
             if settings.reconcile_on_start:
-                await Reconciler(runtime).run_once()
+                await reconciler.run_once(startup=True)
+            workers.every("reconciler", settings.reconcile_interval, reconciler.run_once)
+            workers.every(
+                "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
+            )
             yield
         finally:
+            await workers.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -39,5 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(projects.router)
+    app.include_router(branches.router)
+    app.include_router(endpoints.router)
     app.include_router(api_keys.router)
     return app

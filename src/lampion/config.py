@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     """JSON logs. Default: JSON unless stderr is a terminal."""
 
     reconcile_on_start: bool = True
+    reconcile_interval: float = Field(10.0, ge=0)
+    """Seconds between reconciler passes; 0 switches the worker off."""
+    autosuspend_interval: float = Field(5.0, ge=0)
+    """Seconds between auto-suspend checks; 0 switches the worker off."""
+    provisioning_grace: float = Field(600.0, gt=0)
+    """A create still unfinished after this long was cut short by a crash: undo it."""
 
     @field_validator("regions", mode="before")
     @classmethod

@@ -1,4 +1,6 @@
-"""Per-resource locks: a conflicting operation gets 409 instead of waiting or corrupting."""
+"""Per-resource locks in this process: a conflicting operation gets 409 at once instead of
+waiting or corrupting anything. Several clones may read a parent at once (shared); a
+suspend, resume, update or delete needs it alone (exclusive)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,30 @@ from lampion.errors import Conflict
 
 class Locks:
     def __init__(self) -> None:
-        self._held: set[str] = set()
+        self._exclusive: set[str] = set()
+        self._shared: dict[str, int] = {}
+
+    def busy(self, key: str) -> bool:
+        return key in self._exclusive or self._shared.get(key, 0) > 0
 
     @asynccontextmanager
     async def exclusive(self, key: str, what: str) -> AsyncIterator[None]:
-        if key in self._held:
+        if self.busy(key):
             raise Conflict(f"Another operation on {what} is in progress; retry when it is done")
-        self._held.add(key)
+        self._exclusive.add(key)
         try:
             yield
         finally:
-            self._held.discard(key)
+            self._exclusive.discard(key)
+
+    @asynccontextmanager
+    async def shared(self, key: str, what: str) -> AsyncIterator[None]:
+        if key in self._exclusive:
+            raise Conflict(f"Another operation on {what} is in progress; retry when it is done")
+        self._shared[key] = self._shared.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._shared[key] -= 1
+            if not self._shared[key]:
+                del self._shared[key]

@@ -63,3 +63,6 @@ class ComputeBackend(Protocol):
     async def running_endpoints(self) -> dict[str, int]:
         """Endpoint id -> pid of every compute this backend finds running on the machine."""
         ...
+
+    async def remove_orphan(self, endpoint_id: str) -> None:
+        """Stops and removes a compute the store knows nothing of."""

@@ -179,6 +179,13 @@ class ProcessBackend:
         shutil.rmtree(self._dir / spec.endpoint_id, ignore_errors=True)
         shutil.rmtree(self._socket_dir(spec.endpoint_id), ignore_errors=True)
 
+    async def remove_orphan(self, endpoint_id: str) -> None:
+        pid = (await self.running_endpoints()).get(endpoint_id)
+        if pid is not None:
+            await self._terminate(pid, endpoint_id)
+        shutil.rmtree(self._dir / endpoint_id, ignore_errors=True)
+        shutil.rmtree(self._socket_dir(endpoint_id), ignore_errors=True)
+
     # -- observation ---------------------------------------------------------------------
 
     async def status(self, spec: ComputeSpec) -> ComputeStatus:

@@ -15,7 +15,7 @@ from lampion.errors import InvalidRequest, NotFound, ProvisioningFailed, Service
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project as ProjectOut
 from lampion.schemas.projects import ProjectCreate, ProjectCreated
-from lampion.services import computes, events
+from lampion.services import computes, events, intervals
 from lampion.services.auth import Principal
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -161,9 +161,11 @@ async def _mark_ready(rt: Runtime, principal: Principal, project_id: str) -> Non
         endpoints = (
             await session.scalars(select(Endpoint).where(Endpoint.project_id == project_id))
         ).all()
+        now = utcnow()
         for endpoint in endpoints:
             endpoint.status = "running"
-            endpoint.last_active_at = utcnow()
+            endpoint.last_active_at = now
+            await intervals.open_interval(session, endpoint, principal.org_id, now)
         events.emit(
             session,
             principal.org_id,
@@ -194,6 +196,10 @@ async def _destroy_resources(
 
 
 async def _delete_rows(session: AsyncSession, project_id: str) -> None:
+    for endpoint_id in await session.scalars(
+        select(Endpoint.id).where(Endpoint.project_id == project_id)
+    ):
+        await intervals.close_interval(session, endpoint_id, utcnow())
     await session.execute(delete(Endpoint).where(Endpoint.project_id == project_id))
     await session.execute(delete(Branch).where(Branch.project_id == project_id))
     await session.execute(delete(Project).where(Project.id == project_id))

@@ -55,7 +55,7 @@ class LocalStorage:
                 )
                 files = await backup.stop()
                 # The session still pins the WAL (temporary slot): copy it before letting go.
-                await asyncio.to_thread(self._copy_wal, source, target)
+                await asyncio.to_thread(self._copy_wal, source, target, _start_segment(files))
             await asyncio.to_thread(self._write_backup_files, target, files)
         except BaseException:
             await self.delete(child_id)
@@ -77,9 +77,11 @@ class LocalStorage:
         if target.exists():
             raise StorageError(f"data dir for {target.name} already exists")
 
-    def _copy_wal(self, source: Path, target: Path) -> None:
+    def _copy_wal(self, source: Path, target: Path, start_segment: str) -> None:
+        """The segments recovery replays: from the backup's start segment to the end."""
         for segment in sorted((source / "pg_wal").iterdir()):
-            if segment.is_file():
+            needed = segment.name >= start_segment or segment.name.endswith(".history")
+            if needed and segment.is_file():
                 try:
                     copy_file(
                         segment, target / "pg_wal" / segment.name, self._user, reflink=self._reflink
@@ -88,8 +90,7 @@ class LocalStorage:
                     continue
 
     def _write_backup_files(self, target: Path, files: BackupFiles) -> None:
-        match = _START_WAL_FILE.search(files.backup_label)
-        if not match or not (target / "pg_wal" / match.group(1)).exists():
+        if not (target / "pg_wal" / _start_segment(files)).exists():
             raise StorageError("the WAL the copy needs to recover is missing")
         for name, content in (
             ("backup_label", files.backup_label),
@@ -106,3 +107,10 @@ class LocalStorage:
 
     async def branch_ids(self) -> set[str]:
         return {p.name for p in self._dir.iterdir() if p.is_dir()}
+
+
+def _start_segment(files: BackupFiles) -> str:
+    match = _START_WAL_FILE.search(files.backup_label)
+    if not match:
+        raise StorageError("backup label without a start WAL location")
+    return match.group(1)

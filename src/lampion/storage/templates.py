@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from lampion.compute import hba
 from lampion.compute.installations import PgInstall
 from lampion.compute.osuser import OsUser
 from lampion.storage.tls import write_self_signed
@@ -35,15 +36,6 @@ log_statement = 'none'
 _SSL_CONF = """ssl = on
 ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
-"""
-
-_HBA = """# TYPE  DATABASE  USER  ADDRESS  METHOD
-# The control plane connects over a private unix socket (directory mode 0700).
-local   all       all            trust
-# Lampion allowlist: begin
-host    all       all   0.0.0.0/0  scram-sha-256
-host    all       all   ::/0       scram-sha-256
-# Lampion allowlist: end
 """
 
 
@@ -111,7 +103,7 @@ class Templates:
                 conf.write(_CONF)
                 if install.ssl:
                     conf.write(_SSL_CONF)
-            (data / "pg_hba.conf").write_text(_HBA)
+            (data / "pg_hba.conf").write_text(hba.render([]))
             if install.ssl:
                 write_self_signed(data / "server.crt", data / "server.key", "lampion-compute")
                 self._user.chown(data / "server.crt")

@@ -1,13 +1,26 @@
-"""Makes what runs on the machine agree with what the store says should run."""
+"""Makes what runs on the machine agree with what the store says should run.
+
+Desired state lives in the store; observed state is read from the machine (processes,
+data dirs). Each pass: finish or undo what a crash left half-done, restart computes that
+died, stop computes that should be suspended, and remove computes and data dirs that no
+row owns. Rows are written before anything is made on disk and removed after it is gone,
+so a data dir or compute without a row is always an orphan.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
 
 from lampion.runtime import Runtime
-from lampion.services import computes, projects
-from lampion.store.models import Endpoint, Project
+from lampion.services import branches, computes, events, intervals, projects
+from lampion.services.endpoints import endpoint_summary
+from lampion.store.locking import exclusive_pass
+from lampion.store.models import Branch, Endpoint, Project
+from lampion.store.types import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -16,46 +29,116 @@ class Reconciler:
     def __init__(self, rt: Runtime):
         self.rt = rt
 
-    async def run_once(self) -> None:
-        await self._finish_interrupted_projects()
-        await self._restart_dead_computes()
+    async def run_once(self, *, startup: bool = False) -> None:
+        async with exclusive_pass(self.rt.engine, "reconciler") as mine:
+            if not mine:
+                return  # another replica is reconciling
+            cutoff = (
+                utcnow()
+                if startup
+                else utcnow() - timedelta(seconds=self.rt.settings.provisioning_grace)
+            )
+            await self._finish_interrupted(cutoff)
+            await self._converge_computes()
+            await self._remove_orphans()
 
-    async def _finish_interrupted_projects(self) -> None:
-        """A create or delete cut short by a crash: undo the create, finish the delete."""
+    async def _finish_interrupted(self, cutoff: datetime) -> None:
+        """Undo a create cut short by a crash; finish a delete cut short by one."""
         async with self.rt.sessions() as session:
-            stuck = (
+            stuck_projects = (
+                await session.scalars(select(Project).where(Project.state != "active"))
+            ).all()
+            stuck_branches = (
                 await session.scalars(
-                    select(Project).where(Project.state.in_(("provisioning", "deleting")))
+                    select(Branch).where(Branch.state != "ready", Branch.is_primary.is_(False))
                 )
             ).all()
-        for project in stuck:
-            log.info("reconciler.finish_project", project_id=project.id, state=project.state)
-            try:
-                await projects.finish_delete(self.rt, project.id)
-            except Exception as exc:
-                log.error("reconciler.finish_failed", project_id=project.id, error=str(exc))
+        for project in stuck_projects:
+            if self.rt.locks.busy(project.id) or _too_recent(
+                project.state, project.created_at, cutoff
+            ):
+                continue
+            log.warning("reconciler.finish_project", project_id=project.id, state=project.state)
+            await _attempt(projects.finish_delete(self.rt, project.id), project_id=project.id)
+        for branch in stuck_branches:
+            if self.rt.locks.busy(branch.id) or _too_recent(
+                branch.state, branch.created_at, cutoff
+            ):
+                continue
+            log.warning("reconciler.finish_branch", branch_id=branch.id, state=branch.state)
+            await _attempt(branches.finish_delete(self.rt, branch.id), branch_id=branch.id)
 
-    async def _restart_dead_computes(self) -> None:
+    async def _converge_computes(self) -> None:
         async with self.rt.sessions() as session:
             rows = (
                 await session.execute(
-                    select(Endpoint, Project.pg_version)
+                    select(Endpoint, Project)
                     .join(Project, Project.id == Endpoint.project_id)
-                    .where(Project.state == "active", Endpoint.desired_state == "running")
+                    .join(Branch, Branch.id == Endpoint.branch_id)
+                    .where(
+                        Project.state == "active",
+                        Branch.state == "ready",
+                        Endpoint.status != "provisioning",
+                    )
                 )
             ).all()
-        for endpoint, pg_version in rows:
-            spec = computes.spec_for(self.rt, endpoint, pg_version)
-            if (await self.rt.compute.status(spec)).running:
+        for endpoint, project in rows:
+            if self.rt.locks.busy(endpoint.id):
                 continue
-            log.warning("reconciler.compute_down", endpoint_id=endpoint.id)
-            try:
-                await self.rt.compute.start(spec)
-                status = "running"
-            except Exception as exc:
-                log.error("reconciler.restart_failed", endpoint_id=endpoint.id, error=str(exc))
-                status = "failed"
-            async with self.rt.sessions() as session, session.begin():
-                row = await session.get(Endpoint, endpoint.id)
-                if row is not None:
-                    row.status = status
+            async with self.rt.locks.exclusive(endpoint.id, f"endpoint {endpoint.id}"):
+                spec = computes.spec_for(self.rt, endpoint, project.pg_version)
+                running = (await self.rt.compute.status(spec)).running
+                if endpoint.desired_state == "running" and not running:
+                    await self._restart(endpoint, project)
+                elif endpoint.desired_state == "suspended" and running:
+                    log.warning("reconciler.stop_unwanted", endpoint_id=endpoint.id)
+                    await self.rt.compute.stop(spec)
+
+    async def _restart(self, endpoint: Endpoint, project: Project) -> None:
+        log.warning("reconciler.compute_down", endpoint_id=endpoint.id)
+        spec = computes.spec_for(self.rt, endpoint, project.pg_version)
+        try:
+            await self.rt.compute.start(spec)
+            status = "running"
+        except Exception as exc:
+            log.error("reconciler.restart_failed", endpoint_id=endpoint.id, error=str(exc))
+            status = "failed"
+        async with self.rt.sessions() as session, session.begin():
+            row = await session.get(Endpoint, endpoint.id)
+            if row is None:
+                return
+            now = utcnow()
+            await intervals.close_interval(session, row.id, now)
+            if status == "running":
+                await intervals.open_interval(session, row, project.org_id, now)
+            elif row.status != "failed":
+                events.emit(session, project.org_id, "endpoint.failed", endpoint_summary(row))
+            row.status = status
+
+    async def _remove_orphans(self) -> None:
+        # The machine first, the store second: whatever is on disk now had its row first.
+        running = set(await self.rt.compute.running_endpoints())
+        on_disk = await self.rt.storage.branch_ids()
+        async with self.rt.sessions() as session:
+            endpoint_ids = set((await session.scalars(select(Endpoint.id))).all())
+            branch_ids = set((await session.scalars(select(Branch.id))).all())
+        for endpoint_id in running - endpoint_ids:
+            if not self.rt.locks.busy(endpoint_id):
+                log.warning("reconciler.orphan_compute", endpoint_id=endpoint_id)
+                await self.rt.compute.remove_orphan(endpoint_id)
+        for branch_id in on_disk - branch_ids:
+            if not self.rt.locks.busy(branch_id):
+                log.warning("reconciler.orphan_data_dir", branch_id=branch_id)
+                await self.rt.storage.delete(branch_id)
+
+
+def _too_recent(state: str, created_at: datetime, cutoff: datetime) -> bool:
+    """A create younger than the grace period may still be running (here or on a replica)."""
+    return state == "provisioning" and created_at > cutoff
+
+
+async def _attempt(job: Awaitable[None], **context: str) -> None:
+    try:
+        await job
+    except Exception as exc:
+        log.error("reconciler.failed", error=str(exc), **context)

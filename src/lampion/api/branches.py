@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.responses import errors
+from lampion.schemas.branches import Branch, BranchCreate, BranchCreated
+from lampion.services import branches
+
+router = APIRouter(prefix="/v1/projects/{project_id}/branches", tags=["Branches"])
+
+
+@router.get("", response_model=list[Branch], responses=errors(404))
+async def list_branches(project_id: str, rt: RuntimeDep, principal: PrincipalDep) -> list[Branch]:
+    """List the project's branches; the first one, `main`, is the primary branch."""
+    return await branches.list_branches(rt, principal, project_id)
+
+
+@router.post(
+    "",
+    response_model=BranchCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 409, 503),
+)
+async def create_branch(
+    project_id: str, body: BranchCreate, rt: RuntimeDep, principal: PrincipalDep
+) -> BranchCreated:
+    """Create a branch: a copy-on-write fork of the parent's data at this moment, with its own
+    compute. Later writes on either side never show on the other."""
+    return await branches.create(rt, principal, project_id, body)
+
+
+@router.get("/{branch_id}", response_model=Branch, responses=errors(404))
+async def get_branch(
+    project_id: str, branch_id: str, rt: RuntimeDep, principal: PrincipalDep
+) -> Branch:
+    """Get a branch by id or by name."""
+    return await branches.get(rt, principal, project_id, branch_id)
+
+
+@router.delete(
+    "/{branch_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(403, 404, 409),
+)
+async def delete_branch(
+    project_id: str, branch_id: str, rt: RuntimeDep, principal: PrincipalDep
+) -> Response:
+    """Delete a branch (by id or name), its compute and its data. The primary branch and
+    branches with children cannot be deleted (409)."""
+    await branches.delete_branch(rt, principal, project_id, branch_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

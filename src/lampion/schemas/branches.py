@@ -1,0 +1,36 @@
+"""Branches (copy-on-write forks), as in the API reference (seed 000)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
+
+
+class BranchCreate(RequestModel):
+    name: Name = Field(examples=["staging"])
+    parent_id: str | None = Field(
+        None,
+        examples=["br-main123"],
+        description="Parent branch id (or name); default the primary branch",
+    )
+
+
+class Branch(ResponseModel):
+    id: str = Field(examples=["br-abc"])
+    project_id: str
+    name: str = Field(examples=["main"])
+    is_primary: bool
+    parent_id: str | None = None
+    state: str = Field(examples=["ready"], description="provisioning | ready | deleting")
+    endpoint_id: str | None = Field(None, examples=["ep-abc"])
+    created_at: Timestamp
+
+
+class BranchCreated(Branch):
+    compute_id: str = Field(examples=["ep-new"], description="The new compute's endpoint id")
+    pg_port: int = Field(examples=[55436])
+    connection_string: str
+    pg_password: str
+    host: str
+    port: int

@@ -1,0 +1,357 @@
+"""Branches: copy-on-write forks of a parent's data, each with its own compute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lampion import ids
+from lampion.compute.base import ComputeSpec
+from lampion.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ProvisioningFailed,
+    ServiceUnavailable,
+)
+from lampion.pg.backup import PgOnlineBackup
+from lampion.runtime import Runtime
+from lampion.schemas.branches import Branch as BranchOut
+from lampion.schemas.branches import BranchCreate, BranchCreated
+from lampion.services import computes, events, intervals
+from lampion.services.auth import Principal
+from lampion.services.projects import get_owned as get_owned_project
+from lampion.store.models import Branch, Endpoint, Project
+from lampion.store.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+_PORT_RETRIES = 5
+
+
+def branch_summary(branch: Branch, endpoint_id: str | None) -> dict[str, object]:
+    return {
+        "id": branch.id,
+        "project_id": branch.project_id,
+        "name": branch.name,
+        "parent_id": branch.parent_id,
+        "is_primary": branch.is_primary,
+        "endpoint_id": endpoint_id,
+    }
+
+
+def _out(branch: Branch, endpoint_id: str | None) -> BranchOut:
+    return BranchOut(
+        id=branch.id,
+        project_id=branch.project_id,
+        name=branch.name,
+        is_primary=branch.is_primary,
+        parent_id=branch.parent_id,
+        state=branch.state,
+        endpoint_id=endpoint_id,
+        created_at=branch.created_at,
+    )
+
+
+async def find(session: AsyncSession, project_id: str, id_or_name: str) -> Branch | None:
+    """A branch of the project by id, or else by name (names are unique in a project)."""
+    by_id: Branch | None = await session.scalar(
+        select(Branch).where(Branch.project_id == project_id, Branch.id == id_or_name)
+    )
+    if by_id is not None:
+        return by_id
+    by_name: Branch | None = await session.scalar(
+        select(Branch).where(Branch.project_id == project_id, Branch.name == id_or_name)
+    )
+    return by_name
+
+
+async def _endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None:
+    endpoint: Endpoint | None = await session.scalar(
+        select(Endpoint).where(Endpoint.branch_id == branch_id)
+    )
+    return endpoint
+
+
+async def list_branches(rt: Runtime, principal: Principal, project_id: str) -> list[BranchOut]:
+    async with rt.sessions() as session:
+        project = await get_owned_project(session, principal, project_id)
+        rows = (
+            await session.execute(
+                select(Branch, Endpoint.id)
+                .outerjoin(Endpoint, Endpoint.branch_id == Branch.id)
+                .where(Branch.project_id == project.id)
+                .order_by(Branch.created_at, Branch.id)
+            )
+        ).all()
+        return [_out(branch, endpoint_id) for branch, endpoint_id in rows]
+
+
+async def get(rt: Runtime, principal: Principal, project_id: str, branch_ref: str) -> BranchOut:
+    async with rt.sessions() as session:
+        project = await get_owned_project(session, principal, project_id)
+        branch = await find(session, project.id, branch_ref)
+        if branch is None:
+            raise NotFound(f"Branch {branch_ref} not found")
+        endpoint = await _endpoint_of(session, branch.id)
+        return _out(branch, endpoint.id if endpoint else None)
+
+
+async def create(
+    rt: Runtime, principal: Principal, project_id: str, body: BranchCreate
+) -> BranchCreated:
+    async with rt.sessions() as session:
+        project = await get_owned_project(session, principal, project_id)
+        if project.state != "active":
+            raise Conflict(f"Project {project_id} is {project.state}")
+        parent = await _resolve_parent(session, project.id, body.parent_id)
+        parent_endpoint = await _endpoint_of(session, parent.id)
+        if parent.state != "ready" or parent_endpoint is None:
+            raise Conflict(f"Branch {parent.name} is {parent.state}; it cannot be branched now")
+        if await find(session, project.id, body.name) is not None:
+            raise Conflict(f"A branch named {body.name!r} already exists in this project")
+    password = ids.password()
+    async with (
+        rt.locks.shared(project.id, f"project {project.id}"),
+        rt.locks.shared(parent_endpoint.id, f"endpoint {parent_endpoint.id}"),
+    ):
+        branch, endpoint = await _insert_rows(
+            rt, project, parent, parent_endpoint, body.name, password
+        )
+        spec = computes.spec_for(rt, endpoint, project.pg_version)
+        async with rt.locks.exclusive(branch.id, f"branch {body.name}"):
+            await _provision(rt, project, parent, parent_endpoint, branch.id, spec, password)
+    log.info("branch.created", branch_id=branch.id, parent_id=parent.id, endpoint_id=endpoint.id)
+    install = rt.install_for(project.pg_version)
+    return BranchCreated(
+        **_out(branch, endpoint.id).model_dump(exclude={"state"}),
+        state="ready",
+        compute_id=endpoint.id,
+        pg_port=endpoint.port,
+        connection_string=computes.connection_string(rt.settings, install, endpoint.port, password),
+        pg_password=password,
+        host=rt.settings.public_host,
+        port=endpoint.port,
+    )
+
+
+async def _provision(
+    rt: Runtime,
+    project: Project,
+    parent: Branch,
+    parent_endpoint: Endpoint,
+    branch_id: str,
+    spec: ComputeSpec,
+    password: str,
+) -> None:
+    """Clone, start, set the password, mark ready; on any failure undo all of it."""
+    try:
+        await _clone(rt, project, parent, parent_endpoint, branch_id)
+        await rt.compute.start(spec)
+        await computes.set_superuser_password(rt, spec, password)
+        await _mark_ready(rt, project.org_id, branch_id)
+    except BaseException as exc:
+        log.error(
+            "branch.provisioning_failed",
+            branch_id=branch_id,
+            error_type=type(exc).__name__,
+            error=str(exc),
+        )
+        await _undo(rt, branch_id, spec)
+        if isinstance(exc, Exception):
+            raise ProvisioningFailed() from exc
+        raise
+
+
+async def _resolve_parent(session: AsyncSession, project_id: str, parent_ref: str | None) -> Branch:
+    if parent_ref is None:
+        parent = await session.scalar(
+            select(Branch).where(Branch.project_id == project_id, Branch.is_primary.is_(True))
+        )
+    else:
+        parent = await find(session, project_id, parent_ref)
+    if parent is None:
+        raise InvalidRequest(
+            f"Parent branch {parent_ref} not found in this project",
+            details={"field": "parent_id", "value": parent_ref},
+        )
+    return parent
+
+
+async def _clone(
+    rt: Runtime, project: Project, parent: Branch, parent_endpoint: Endpoint, child_id: str
+) -> None:
+    parent_spec = computes.spec_for(rt, parent_endpoint, project.pg_version)
+    if (await rt.compute.status(parent_spec)).running:
+        backup = PgOnlineBackup(rt.compute.admin_target(parent_spec), label=child_id)
+        await rt.storage.clone_running(parent.id, child_id, backup)
+    else:
+        await rt.storage.clone_stopped(parent.id, child_id)
+
+
+async def _insert_rows(
+    rt: Runtime,
+    project: Project,
+    parent: Branch,
+    parent_endpoint: Endpoint,
+    name: str,
+    password: str,
+) -> tuple[Branch, Endpoint]:
+    for _ in range(_PORT_RETRIES):
+        now = utcnow()
+        try:
+            async with rt.sessions() as session, session.begin():
+                branch = Branch(
+                    id=ids.branch_id(),
+                    project_id=project.id,
+                    name=name,
+                    parent_id=parent.id,
+                    is_primary=False,
+                    state="provisioning",
+                    created_at=now,
+                )
+                endpoint = Endpoint(
+                    id=ids.endpoint_id(),
+                    project_id=project.id,
+                    branch_id=branch.id,
+                    status="provisioning",
+                    desired_state="running",
+                    port=await computes.allocate_port(session, rt.settings),
+                    password_enc=rt.secrets.encrypt(password),
+                    compute_units=parent_endpoint.compute_units,
+                    auto_suspend_seconds=parent_endpoint.auto_suspend_seconds,
+                    allowlist=list(parent_endpoint.allowlist),  # the copied pg_hba.conf has it
+                    created_at=now,
+                )
+                session.add(branch)
+                await session.flush()
+                session.add(endpoint)
+            return branch, endpoint
+        except IntegrityError:
+            async with rt.sessions() as session:
+                if await find(session, project.id, name) is not None:
+                    raise Conflict(
+                        f"A branch named {name!r} already exists in this project"
+                    ) from None
+    raise ServiceUnavailable("Could not allocate a compute port; try again")
+
+
+async def _mark_ready(rt: Runtime, org_id: str, branch_id: str) -> None:
+    async with rt.sessions() as session, session.begin():
+        branch = await session.get(Branch, branch_id)
+        endpoint = await _endpoint_of(session, branch_id)
+        if branch is None or endpoint is None:
+            raise NotFound(f"Branch {branch_id} disappeared while it was being created")
+        now = utcnow()
+        branch.state = "ready"
+        endpoint.status = "running"
+        endpoint.last_active_at = now
+        await intervals.open_interval(session, endpoint, org_id, now)
+        events.emit(session, org_id, "branch.created", branch_summary(branch, endpoint.id))
+
+
+async def _undo(rt: Runtime, branch_id: str, spec: ComputeSpec) -> None:
+    try:
+        await rt.compute.destroy(spec)
+    except Exception as exc:  # the reconciler removes what is left
+        log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
+    await rt.storage.delete(branch_id)
+    async with rt.sessions() as session, session.begin():
+        await _delete_rows(session, branch_id, spec.endpoint_id)
+
+
+async def _delete_rows(session: AsyncSession, branch_id: str, endpoint_id: str | None) -> None:
+    if endpoint_id is not None:
+        await intervals.close_interval(session, endpoint_id, utcnow())
+        await session.execute(delete(Endpoint).where(Endpoint.id == endpoint_id))
+    await session.execute(delete(Branch).where(Branch.id == branch_id))
+
+
+async def delete_branch(
+    rt: Runtime, principal: Principal, project_id: str, branch_ref: str
+) -> None:
+    async with rt.sessions() as session:
+        project = await get_owned_project(session, principal, project_id)
+        branch = await find(session, project.id, branch_ref)
+        if branch is None:
+            raise NotFound(f"Branch {branch_ref} not found")
+        if branch.is_primary:
+            raise Conflict(
+                f"Branch {branch.name} is the project's primary branch; delete the project instead"
+            )
+        children = await _children(session, branch.id)
+        if children:
+            raise Conflict(
+                f"Branch {branch.name} has child branches; delete them first",
+                details={"children": children},
+            )
+        endpoint = await _endpoint_of(session, branch.id)
+    endpoint_key = endpoint.id if endpoint else branch.id
+    async with (
+        rt.locks.shared(project.id, f"project {project.id}"),
+        rt.locks.exclusive(branch.id, f"branch {branch.name}"),
+        rt.locks.exclusive(endpoint_key, f"branch {branch.name}"),
+    ):
+        async with rt.sessions() as session, session.begin():
+            row = await session.get(Branch, branch.id)
+            if row is None:
+                raise NotFound(f"Branch {branch_ref} not found")
+            if row.state == "provisioning":
+                raise Conflict(f"Branch {branch.name} is still being created")
+            if await _children(session, branch.id):
+                raise Conflict(f"Branch {branch.name} has child branches; delete them first")
+            row.state = "deleting"
+        await finish_delete(rt, branch.id)
+    log.info("branch.deleted", branch_id=branch.id)
+
+
+async def _children(session: AsyncSession, branch_id: str) -> list[str]:
+    return list(
+        (await session.scalars(select(Branch.name).where(Branch.parent_id == branch_id))).all()
+    )
+
+
+async def finish_delete(rt: Runtime, branch_id: str) -> None:
+    """Removes a branch's compute and data, then its rows with a ``branch.deleted`` event.
+    Safe to run again after a crash; also undoes a create that a crash interrupted."""
+    async with rt.sessions() as session:
+        row = (
+            await session.execute(
+                select(Branch, Project).join(Project).where(Branch.id == branch_id)
+            )
+        ).first()
+        if row is None:
+            return
+        project = row[1]
+        endpoint = await _endpoint_of(session, branch_id)
+    if endpoint is not None:
+        await rt.compute.destroy(computes.spec_for(rt, endpoint, project.pg_version))
+    await rt.storage.delete(branch_id)
+    async with rt.sessions() as session, session.begin():
+        branch_row = await session.get(Branch, branch_id)
+        if branch_row is None:
+            return
+        if branch_row.state == "deleting":  # an interrupted create was never announced
+            events.emit(
+                session,
+                project.org_id,
+                "branch.deleted",
+                branch_summary(branch_row, endpoint.id if endpoint else None),
+            )
+        await _delete_rows(session, branch_id, endpoint.id if endpoint else None)
+
+
+async def stuck(rt: Runtime) -> Sequence[str]:
+    """Branches a crash left half-created or half-deleted (not the primary: projects own it)."""
+    async with rt.sessions() as session:
+        return (
+            await session.scalars(
+                select(Branch.id).where(
+                    Branch.state.in_(("provisioning", "deleting")), Branch.is_primary.is_(False)
+                )
+            )
+        ).all()

@@ -1,0 +1,164 @@
+"""Branches are real copy-on-write forks: same data at the moment of the call, then apart.
+
+Runs on the default filesystem (copy driver) and on XFS (reflink driver)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from fastapi import FastAPI
+
+from lampion.runtime import Runtime
+from tests.support.pg import apsql, connect, fetchval
+
+pytestmark = pytest.mark.compute
+
+
+@pytest.fixture
+async def project(bapi: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+    response = await bapi.post("/v1/projects", json={"name": "branchy"})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    yield created
+    await bapi.delete(f"/v1/projects/{created['id']}")
+
+
+async def _rows(dsn: str) -> list[int]:
+    connection = await connect(dsn)
+    try:
+        return [r[0] for r in await connection.fetch("SELECT id FROM items ORDER BY id")]
+    finally:
+        await connection.close()
+
+
+async def test_branch_of_running_parent_is_a_snapshot(
+    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+) -> None:
+    parent_dsn = project["connection_string"]
+    connection = await connect(parent_dsn)
+    await connection.execute("CREATE TABLE items (id int PRIMARY KEY, payload text)")
+    await connection.execute(
+        "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g"
+    )
+    # An open transaction's writes are not committed at the moment of the call: not copied.
+    await connection.execute("BEGIN; INSERT INTO items VALUES (5000, 'uncommitted')")
+
+    response = await bapi.post(f"/v1/projects/{project['id']}/branches", json={"name": "dev"})
+    assert response.status_code == 201, response.text
+    branch = response.json()
+    await connection.execute("ROLLBACK")
+    assert {"id", "name", "compute_id", "pg_port", "connection_string", "parent_id"} <= set(branch)
+    assert branch["parent_id"] == project["branch_id"]
+    assert branch["compute_id"].startswith("ep-") and branch["pg_port"] != project["port"]
+    assert branch["is_primary"] is False
+
+    child_dsn = branch["connection_string"]
+    assert await _rows(child_dsn) == list(range(1, 1001))
+
+    await connection.execute("INSERT INTO items VALUES (2001, 'parent after')")
+    await connection.close()
+    await fetchval(child_dsn, "INSERT INTO items VALUES (3001, 'child after') RETURNING id")
+    assert 3001 not in await _rows(parent_dsn)
+    assert 2001 not in await _rows(child_dsn)
+    assert 2001 in await _rows(parent_dsn)
+    assert 3001 in await _rows(child_dsn)
+
+    result = await apsql(child_dsn, "SELECT count(*) FROM items")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1001"
+
+    runtime: Runtime = branching_app.state.runtime
+    log = runtime.compute.log_path(branch["compute_id"]).read_text()
+    assert "redo done" in log or "consistent recovery state reached" in log
+
+
+async def test_branch_of_suspended_parent(bapi: httpx.AsyncClient, project: dict[str, Any]) -> None:
+    await fetchval(project["connection_string"], "CREATE TABLE items AS SELECT 7 AS id")
+    base = f"/v1/projects/{project['id']}"
+    suspended = await bapi.post(f"{base}/endpoints/{project['endpoint_id']}/suspend")
+    assert suspended.json() == {"id": project["endpoint_id"], "status": "suspended"}
+    branch = (await bapi.post(f"{base}/branches", json={"name": "from-cold"})).json()
+    assert await _rows(branch["connection_string"]) == [7]
+    endpoints = {e["id"]: e for e in (await bapi.get(f"{base}/endpoints")).json()}
+    assert endpoints[project["endpoint_id"]]["status"] == "suspended"
+    assert endpoints[branch["compute_id"]]["status"] == "running"
+
+
+async def test_list_get_and_parentage(bapi: httpx.AsyncClient, project: dict[str, Any]) -> None:
+    base = f"/v1/projects/{project['id']}/branches"
+    listed = (await bapi.get(base)).json()
+    assert len(listed) == 1
+    main = listed[0]
+    assert main["name"] == "main"
+    assert main["is_primary"] is True
+    assert main["parent_id"] is None
+    assert main["id"] == project["branch_id"]
+    assert main["endpoint_id"] == project["endpoint_id"]
+
+    child = (await bapi.post(base, json={"name": "child", "parent_id": "main"})).json()
+    grandchild = (
+        await bapi.post(base, json={"name": "grandchild", "parent_id": child["id"]})
+    ).json()
+    assert grandchild["parent_id"] == child["id"]
+    assert (await bapi.get(f"{base}/grandchild")).json()["id"] == grandchild["id"]
+    names = [b["name"] for b in (await bapi.get(base)).json()]
+    assert names == ["main", "child", "grandchild"]
+
+    duplicate = await bapi.post(base, json={"name": "child"})
+    assert duplicate.status_code == 409
+    missing_parent = await bapi.post(base, json={"name": "x", "parent_id": "br-nope"})
+    assert missing_parent.status_code == 400
+    assert missing_parent.json()["error"]["details"]["field"] == "parent_id"
+
+
+async def test_delete_rules(
+    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+) -> None:
+    runtime: Runtime = branching_app.state.runtime
+    base = f"/v1/projects/{project['id']}/branches"
+    child = (await bapi.post(base, json={"name": "child"})).json()
+    grandchild = (await bapi.post(base, json={"name": "gc", "parent_id": child["id"]})).json()
+
+    primary = await bapi.delete(f"{base}/{project['branch_id']}")
+    assert primary.status_code == 409
+    assert "primary" in primary.json()["error"]["message"]
+    with_children = await bapi.delete(f"{base}/{child['id']}")
+    assert with_children.status_code == 409
+    assert with_children.json()["error"]["details"]["children"] == ["gc"]
+
+    pid = (await runtime.compute.running_endpoints())[grandchild["compute_id"]]
+    assert (await bapi.delete(f"{base}/{grandchild['id']}")).status_code == 204
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not runtime.storage.path(grandchild["id"]).exists()
+    assert (await bapi.get(f"{base}/{grandchild['id']}")).status_code == 404
+    with pytest.raises(OSError):
+        await fetchval(grandchild["connection_string"], "SELECT 1")
+    assert (await bapi.delete(f"{base}/child")).status_code == 204
+    assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
+
+
+async def test_concurrent_branch_creations(
+    bapi: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
+    await fetchval(project["connection_string"], "CREATE TABLE items AS SELECT 1 AS id")
+    base = f"/v1/projects/{project['id']}"
+    creations = [
+        asyncio.create_task(bapi.post(f"{base}/branches", json={"name": f"pr-{i}"}))
+        for i in range(20)
+    ]
+    await asyncio.sleep(0.3)
+    conflicting = await bapi.delete(base)  # the project is busy: refused, nothing broken
+    responses = await asyncio.gather(*creations)
+    assert [r.status_code for r in responses] == [201] * 20, [
+        r.text for r in responses if r.status_code != 201
+    ]
+    assert conflicting.status_code == 409
+    branches = [r.json() for r in responses]
+    assert len({b["pg_port"] for b in branches}) == 20
+    rows = await asyncio.gather(*(_rows(b["connection_string"]) for b in branches))
+    assert rows == [[1]] * 20
