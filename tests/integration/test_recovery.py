@@ -127,3 +127,60 @@ async def test_concurrent_creates_get_distinct_ports(
         for project in projects:
             if "id" in project:
                 await api.delete(f"/v1/projects/{project['id']}")
+
+
+async def test_running_intervals_are_recorded(api: httpx.AsyncClient, runtime: Runtime) -> None:
+    from sqlalchemy import select
+
+    from lampion.store.models import RunningInterval
+
+    project = (await api.post("/v1/projects", json={"name": "metered"})).json()
+    endpoint = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
+    await api.post(f"{endpoint}/suspend")
+    await api.post(f"{endpoint}/resume")
+    await api.patch(endpoint, json={"compute_units": 2})
+    await api.delete(f"/v1/projects/{project['id']}")
+    async with runtime.sessions() as session:
+        intervals = (
+            await session.scalars(
+                select(RunningInterval)
+                .where(RunningInterval.endpoint_id == project["endpoint_id"])
+                .order_by(RunningInterval.started_at, RunningInterval.id)
+            )
+        ).all()
+    assert [i.compute_units for i in intervals] == [1, 1, 2]
+    assert all(i.ended_at is not None and i.ended_at >= i.started_at for i in intervals)
+    assert intervals[0].ended_at is not None
+    assert intervals[1].started_at >= intervals[0].ended_at  # suspended time is not counted
+
+
+async def test_restart_removes_a_half_created_branch(
+    settings: Settings, templates_dir: Path
+) -> None:
+    own = make_settings(settings.data_dir.parent / "data-halfbranch", templates_dir)
+    async with running_app(own) as app:
+        rt: Runtime = app.state.runtime
+        key = await make_key(rt.sessions, "org-halfbranch")
+        async with client_for(app, key) as client:
+            project = (await client.post("/v1/projects", json={"name": "p"})).json()
+            branch = (
+                await client.post(f"/v1/projects/{project['id']}/branches", json={"name": "b"})
+            ).json()
+        from lampion.store.models import Branch
+
+        async with rt.sessions() as session, session.begin():
+            row = await session.get(Branch, branch["id"])
+            assert row is not None
+            row.state = "provisioning"  # as if the process died mid-create
+    async with running_app(own) as app:
+        rt = app.state.runtime
+        assert branch["compute_id"] not in await rt.compute.running_endpoints()
+        assert not rt.storage.path(branch["id"]).exists()
+        async with client_for(app, key) as client:
+            names = [
+                b["name"]
+                for b in (await client.get(f"/v1/projects/{project['id']}/branches")).json()
+            ]
+            assert names == ["main"]
+            assert await fetchval(project["connection_string"], "SELECT 1") == 1
+            await client.delete(f"/v1/projects/{project['id']}")
