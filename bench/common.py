@@ -49,8 +49,10 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def bench_server(**overrides: object) -> AsyncIterator[BenchServer]:
-    root = Path(tempfile.mkdtemp(prefix="lampion-bench-", dir="/tmp"))
+async def bench_server(
+    parent: Path | None = None, **overrides: object
+) -> AsyncIterator[BenchServer]:
+    root = Path(tempfile.mkdtemp(prefix="lampion-bench-", dir=parent or "/tmp"))
     root.chmod(0o755)
     settings = Settings(
         data_dir=root / "data",
