@@ -87,6 +87,7 @@ def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> S
         "templates_dir": templates_dir,
         "port_range_start": start,
         "port_range_end": end,
+        "proxy_port": free_port(),
         "log_json": True,
         **overrides,
     }

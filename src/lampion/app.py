@@ -11,6 +11,8 @@ from lampion import __version__
 from lampion.api import api_keys, branches, endpoints, errors, health, projects
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
+from lampion.proxy.meter import Meter
+from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
@@ -25,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
         workers = Workers()
+        proxy: ProxyServer | None = None
+        meter: Meter | None = None
         try:
             reconciler = Reconciler(runtime)
             if settings.reconcile_on_start:
@@ -33,9 +37,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers.every(
                 "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
             )
+            meter = Meter(runtime.sessions)
+            workers.every("meter", settings.meter_flush_interval, meter.flush)
+            if settings.proxy_enabled:
+                proxy = ProxyServer(runtime, meter)
+                await proxy.start()
+                app.state.proxy = proxy
             yield
         finally:
+            if proxy is not None:
+                await proxy.stop()
             await workers.stop()
+            if meter is not None:
+                await meter.flush()
             await runtime.close()
 
     app = FastAPI(

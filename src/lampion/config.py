@@ -21,6 +21,19 @@ class Settings(BaseSettings):
     public_host: str = "127.0.0.1"
     """Host name put in connection strings."""
     proxy_port: int = Field(6432, ge=1, le=65535)
+    proxy_host: str = "127.0.0.1"
+    """Address the connection proxy listens on (0.0.0.0 to take clients from the network)."""
+    proxy_enabled: bool = True
+    """Run the proxy inside `lampion serve` (off when it runs apart as `lampion proxy`)."""
+    proxy_require_tls: bool = False
+    proxy_source_host: str = "127.0.0.2"
+    """Source address of the proxy's connections to computes; their pg_hba always admits it
+    (the proxy enforces the allowlist itself, on the client's address)."""
+    proxy_handshake_timeout: float = Field(10.0, gt=0)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    """PEM certificate and key for the proxy. Default: self-signed, made into data_dir/tls."""
+    meter_flush_interval: float = Field(5.0, gt=0)
 
     compute_backend: Literal["process", "docker"] = "process"
     storage_driver: Literal["auto", "copy", "reflink"] = "auto"

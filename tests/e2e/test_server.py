@@ -30,6 +30,7 @@ def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
         "LAMPION_PORT_RANGE_START": str(start),
         "LAMPION_PORT_RANGE_END": str(end),
         "LAMPION_API_PORT": str(free_port()),
+        "LAMPION_PROXY_PORT": str(free_port()),
     }
 
 

@@ -8,13 +8,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
 import pytest
 from fastapi import FastAPI
 
 from lampion.runtime import Runtime
-from tests.support.pg import apsql, connect, fetchval
+from tests.support.pg import apsql, connect, direct_dsn, fetchval
 
 pytestmark = pytest.mark.compute
 
@@ -137,8 +138,10 @@ async def test_delete_rules(
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not runtime.storage.path(grandchild["id"]).exists()
     assert (await bapi.get(f"{base}/{grandchild['id']}")).status_code == 404
-    with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
+    with pytest.raises(asyncpg.PostgresError, match="does not exist"):
         await fetchval(grandchild["connection_string"], "SELECT 1")
+    with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
+        await fetchval(direct_dsn(grandchild["pg_password"], grandchild["pg_port"]), "SELECT 1")
     assert (await bapi.delete(f"{base}/child")).status_code == 204
     assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
 

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from lampion.runtime import Runtime
-from tests.support.pg import connect, fetchval
+from tests.support.pg import connect, direct_dsn, fetchval
 
 pytestmark = pytest.mark.compute
 
@@ -45,7 +45,11 @@ async def test_list_endpoints_has_seed_fields(
     assert endpoint["auto_suspend_seconds"] == 300
     assert endpoint["compute_units"] == 1
     assert endpoint["last_active_at"] is not None
-    assert endpoint["pg_port"] == endpoint["port"] == project["port"]
+    assert endpoint["pg_port"] == project["pg_port"]
+    assert endpoint["port"] == project["port"]  # the connection proxy's
+    assert endpoint["connection_string"].endswith(
+        f":{project['port']}/{project['endpoint_id']}.postgres?sslmode=require"
+    )
 
 
 async def test_suspend_and_resume_keep_data(
@@ -63,7 +67,7 @@ async def test_suspend_and_resume_keep_data(
     assert project["endpoint_id"] not in await runtime.compute.running_endpoints()
     assert (await api.get(_base(project))).json()["status"] == "suspended"
     with pytest.raises(OSError, match=REFUSED):
-        await fetchval(dsn, "SELECT 1")
+        await fetchval(direct_dsn(project["pg_password"], project["pg_port"]), "SELECT 1")
 
     resumed = await api.post(f"{_base(project)}/resume")
     assert resumed.json() == {"id": project["endpoint_id"], "status": "running"}
@@ -115,7 +119,8 @@ async def test_allowlist_is_enforced_by_the_compute(
     api: httpx.AsyncClient, project: dict[str, Any]
 ) -> None:
     url = f"{_base(project)}/allowlist"
-    dsn = project["connection_string"]
+    proxied = project["connection_string"]
+    dsn = direct_dsn(project["pg_password"], project["pg_port"])
     assert (await api.get(url)).json() == []
 
     locked = await api.put(url, json={"allowlist": ["10.0.0.0/8", "203.0.113.7"]})
@@ -124,10 +129,13 @@ async def test_allowlist_is_enforced_by_the_compute(
     assert (await api.get(url)).json() == ["10.0.0.0/8", "203.0.113.7"]
     with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match=NO_HBA):
         await fetchval(dsn, "SELECT 1")
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="not allowed"):
+        await fetchval(proxied, "SELECT 1")
 
     opened = await api.put(url, json={"allowlist": ["10.0.0.0/8", "127.0.0.0/8"]})
     assert opened.status_code == 200
     assert await fetchval(dsn, "SELECT 1") == 1
+    assert await fetchval(proxied, "SELECT 1") == 1
 
     assert (await api.put(url, json={"allowlist": []})).json() == []
     assert await fetchval(dsn, "SELECT 1") == 1

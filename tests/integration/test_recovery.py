@@ -120,7 +120,7 @@ async def test_concurrent_creates_get_distinct_ports(
     projects = [r.json() for r in responses]
     try:
         assert [r.status_code for r in responses] == [201] * 4
-        assert len({p["port"] for p in projects}) == 4
+        assert len({p["pg_port"] for p in projects}) == 4
         for project in projects:
             assert await fetchval(project["connection_string"], "SELECT 1") == 1
     finally:

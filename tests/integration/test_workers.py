@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from lampion.runtime import Runtime
 from tests.conftest import client_for, make_settings, running_app
 from tests.support.orgs import make_key
-from tests.support.pg import connect, fetchval
+from tests.support.pg import connect, direct_dsn, fetchval
 
 pytestmark = pytest.mark.compute
 
@@ -72,7 +72,7 @@ async def test_auto_suspend_waits_for_idle(wapi: httpx.AsyncClient) -> None:
     await eventually(suspended, 20, "auto-suspend after the last client left")
     assert time.monotonic() - released >= 9  # not before the idle timeout
     with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
-        await fetchval(project["connection_string"], "SELECT 1")
+        await fetchval(direct_dsn(project["pg_password"], project["pg_port"]), "SELECT 1")
     await wapi.delete(f"/v1/projects/{project['id']}")
 
 

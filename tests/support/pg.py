@@ -36,3 +36,8 @@ def psql(connection_string: str, command: str) -> subprocess.CompletedProcess[st
 
 async def apsql(connection_string: str, command: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(psql, connection_string, command)
+
+
+def direct_dsn(password: str, pg_port: int, database: str = "postgres") -> str:
+    """Straight to the compute's own port, around the connection proxy."""
+    return f"postgresql://cloud_admin:{password}@127.0.0.1:{pg_port}/{database}"

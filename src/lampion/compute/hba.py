@@ -34,11 +34,15 @@ def normalize_allowlist(entries: Sequence[str]) -> list[str]:
     return normalized
 
 
-def render(allowlist: Sequence[str]) -> str:
+def render(allowlist: Sequence[str], proxy_source: str | None = None) -> str:
+    """Host lines for the allowlist (everything when empty), plus the connection proxy's
+    source address, which checks the allowlist itself on the client's address."""
     networks = [str(ipaddress.ip_network(entry, strict=False)) for entry in allowlist] or [
         "0.0.0.0/0",
         "::/0",
     ]
+    if allowlist and proxy_source:
+        networks.append(str(ipaddress.ip_network(proxy_source)))
     lines = [
         "# Written by Lampion; edits are overwritten.",
         "# TYPE  DATABASE  USER  ADDRESS  METHOD",
@@ -49,11 +53,13 @@ def render(allowlist: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(data_dir: Path, allowlist: Sequence[str], owner: OsUser) -> None:
+def write(
+    data_dir: Path, allowlist: Sequence[str], owner: OsUser, proxy_source: str | None
+) -> None:
     """Replaces pg_hba.conf atomically (postgres reads it on reload)."""
     target = data_dir / "pg_hba.conf"
     temporary = data_dir / "pg_hba.conf.lampion-tmp"
-    temporary.write_text(render(allowlist))
+    temporary.write_text(render(allowlist, proxy_source))
     temporary.chmod(0o600)
     owner.chown(temporary)
     os.replace(temporary, target)

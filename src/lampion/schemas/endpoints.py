@@ -21,7 +21,7 @@ class Endpoint(ResponseModel):
     connection_string: str = Field(examples=["postgresql://..."])
     pg_password: str = Field(examples=["xxx"])
     host: str
-    port: int = Field(description="Port of the connection string")
+    port: int = Field(description="Port of the connection string (the connection proxy)")
     pg_port: int = Field(description="The compute's own PostgreSQL port (direct connections)")
     auto_suspend_seconds: int = Field(examples=[300])
     compute_units: float = Field(examples=[1.0])

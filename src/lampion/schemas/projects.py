@@ -32,4 +32,5 @@ class ProjectCreated(Project):
     )
     pg_password: str = Field(examples=["YaQYfbg..."])
     host: str = Field(examples=["db-test.lampion.cloud"])
-    port: int = Field(examples=[5432])
+    port: int = Field(examples=[5432], description="The connection proxy's port")
+    pg_port: int = Field(examples=[55436], description="The compute's own port (direct)")

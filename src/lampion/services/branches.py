@@ -126,16 +126,15 @@ async def create(
         async with rt.locks.exclusive(branch.id, f"branch {body.name}"):
             await _provision(rt, project, parent, parent_endpoint, branch.id, spec, password)
     log.info("branch.created", branch_id=branch.id, parent_id=parent.id, endpoint_id=endpoint.id)
-    install = rt.install_for(project.pg_version)
     return BranchCreated(
         **_out(branch, endpoint.id).model_dump(exclude={"state"}),
         state="ready",
         compute_id=endpoint.id,
         pg_port=endpoint.port,
-        connection_string=computes.connection_string(rt.settings, install, endpoint.port, password),
+        connection_string=computes.connection_string(rt.settings, endpoint.id, password),
         pg_password=password,
         host=rt.settings.public_host,
-        port=endpoint.port,
+        port=rt.settings.proxy_port,
     )
 
 

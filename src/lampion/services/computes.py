@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
-from lampion.compute.installations import PgInstall
 from lampion.config import Settings
 from lampion.crypto import scram_sha256_verifier
 from lampion.errors import ServiceUnavailable
@@ -62,17 +61,16 @@ async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) 
 
 def connection_string(
     settings: Settings,
-    install: PgInstall,
-    port: int,
+    endpoint_id: str,
     password: str,
     database: str = "postgres",
     role: str = SUPERUSER,
 ) -> str:
+    """Through the connection proxy, which routes on the ``<endpoint_id>.`` database prefix."""
     host = settings.public_host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    sslmode = "require" if install.ssl else "prefer"
     return (
-        f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{port}/"
-        f"{quote(database, safe='')}?sslmode={sslmode}"
+        f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:"
+        f"{settings.proxy_port}/{endpoint_id}.{quote(database, safe='')}?sslmode=require"
     )

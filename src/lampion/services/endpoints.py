@@ -37,16 +37,15 @@ def endpoint_summary(endpoint: Endpoint) -> dict[str, object]:
 
 def view(rt: Runtime, endpoint: Endpoint, project: Project) -> EndpointOut:
     password = rt.secrets.decrypt(endpoint.password_enc)
-    install = rt.install_for(project.pg_version)
     return EndpointOut(
         id=endpoint.id,
         project_id=endpoint.project_id,
         branch_id=endpoint.branch_id,
         status=endpoint.status,
-        connection_string=computes.connection_string(rt.settings, install, endpoint.port, password),
+        connection_string=computes.connection_string(rt.settings, endpoint.id, password),
         pg_password=password,
         host=rt.settings.public_host,
-        port=endpoint.port,
+        port=rt.settings.proxy_port,
         pg_port=endpoint.port,
         auto_suspend_seconds=endpoint.auto_suspend_seconds,
         compute_units=endpoint.compute_units,
@@ -223,7 +222,9 @@ async def set_allowlist(
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
-        await asyncio.to_thread(hba.write, spec.data_dir, allowlist, rt.user)
+        await asyncio.to_thread(
+            hba.write, spec.data_dir, allowlist, rt.user, rt.settings.proxy_source_host
+        )
         if (await rt.compute.status(spec)).running:
             await reload_config(rt.compute.admin_target(spec))
         async with rt.sessions() as session, session.begin():

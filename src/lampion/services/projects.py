@@ -100,10 +100,11 @@ async def create(rt: Runtime, principal: Principal, request: ProjectCreate) -> P
         created_at=project.created_at,
         branch_id=branch.id,
         endpoint_id=endpoint.id,
-        connection_string=computes.connection_string(rt.settings, install, endpoint.port, password),
+        connection_string=computes.connection_string(rt.settings, endpoint.id, password),
         pg_password=password,
         host=rt.settings.public_host,
-        port=endpoint.port,
+        port=rt.settings.proxy_port,
+        pg_port=endpoint.port,
     )
 
 

@@ -1,0 +1,113 @@
+"""One side of a proxied connection: reads framed bytes during the handshake, then relays
+everything to its peer with flow control, counting bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import cast
+
+from lampion.proxy.protocol import ProtocolError
+
+
+class Conn(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[None] | None = None
+        self._eof = False
+        self._peer: Conn | None = None
+        self._count: Callable[[int], None] | None = None
+        self.cancel_key: tuple[int, bytes] | None = None
+        """The compute's (pid, secret) for this session, on the upstream side."""
+        self.closed = asyncio.get_running_loop().create_future()
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        if self._peer is not None:
+            if self._count is not None:
+                self._count(len(data))
+            assert self._peer.transport is not None
+            self._peer.transport.write(data)
+            return
+        self._buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        if self._peer is not None and self._peer.transport is not None:
+            if self._peer.transport.can_write_eof():
+                self._peer.transport.write_eof()
+                return True
+            self._peer.close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if self._peer is not None:
+            self._peer.close()
+
+    def pause_writing(self) -> None:
+        if self._peer is not None and self._peer.transport is not None:
+            self._peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._peer is not None and self._peer.transport is not None:
+            self._peer.transport.resume_reading()
+
+    # -- handshake ------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read_exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            if self._eof:
+                raise ProtocolError("connection closed mid-message")
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    @property
+    def peer_port(self) -> int:
+        assert self.transport is not None
+        port: int = self.transport.get_extra_info("peername")[1]
+        return port
+
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def relay_to(self, peer: Conn, count: Callable[[int], None]) -> None:
+        """From now on every byte read is written to ``peer`` (after what is buffered)."""
+        self._peer = peer
+        self._count = count
+        if self._buffer:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            count(len(data))
+            assert peer.transport is not None
+            peer.transport.write(data)
+        if self._eof:
+            peer.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def set_transport(self, transport: asyncio.Transport) -> None:
+        """After STARTTLS the same protocol reads from the TLS transport."""
+        self.transport = transport

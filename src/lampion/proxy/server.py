@@ -1,0 +1,264 @@
+"""One PostgreSQL port for every compute.
+
+A connection's startup phase is read here (TLS, routing, allowlist, wake-on-connect); the
+client then authenticates with the compute itself through the proxy, and after the
+compute's first ReadyForQuery the proxy only copies bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+import time
+
+import structlog
+from sqlalchemy import select
+
+from lampion.errors import Conflict, LampionError
+from lampion.proxy import protocol
+from lampion.proxy.connection import Conn
+from lampion.proxy.meter import Meter
+from lampion.proxy.protocol import ProtocolError
+from lampion.proxy.routing import route
+from lampion.proxy.tls import server_context
+from lampion.runtime import Runtime
+from lampion.services import endpoints
+from lampion.store.models import Endpoint, Project
+
+log = structlog.get_logger(__name__)
+
+_AUTH_TIMEOUT = 60.0
+
+
+class ProxyServer:
+    def __init__(self, rt: Runtime, meter: Meter):
+        self.rt = rt
+        self.meter = meter
+        settings = rt.settings
+        self._ssl = server_context(
+            settings.tls_cert, settings.tls_key, settings.data_dir, settings.public_host
+        )
+        self._ssl.sni_callback = _remember_sni
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
+        self._wakes: dict[str, asyncio.Future[None]] = {}
+        self.wake_count = 0
+
+    async def start(self) -> None:
+        settings = self.rt.settings
+        self._server = await asyncio.get_running_loop().create_server(
+            self._accept, settings.proxy_host, settings.proxy_port, reuse_address=True
+        )
+        log.info("proxy.listening", host=settings.proxy_host, port=settings.proxy_port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _accept(self) -> Conn:
+        conn = Conn()
+        task = asyncio.create_task(self._serve(conn))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+        return conn
+
+    async def _serve(self, client: Conn) -> None:
+        upstream: Conn | None = None
+        endpoint_id: str | None = None
+        try:
+            async with asyncio.timeout(self.rt.settings.proxy_handshake_timeout):
+                handshake = await self._negotiate(client)
+            if handshake is None:
+                return
+            startup, sni = handshake
+            target = route(startup, sni)
+            endpoint_id = target.endpoint_id
+            async with asyncio.timeout(_AUTH_TIMEOUT):
+                upstream = await self._open_upstream(client, endpoint_id)
+                upstream.write(target.startup.encode())
+                self.meter.connected(endpoint_id)
+                client.relay_to(upstream, self.meter.counter(self.meter.bytes_in, endpoint_id))
+                if not await self._relay_startup(upstream, client, endpoint_id):
+                    return
+            upstream.relay_to(client, self.meter.counter(self.meter.bytes_out, endpoint_id))
+            await asyncio.wait({client.closed, upstream.closed}, return_when="FIRST_COMPLETED")
+        except ProtocolError as exc:
+            client.write(protocol.error_response(str(exc), exc.sqlstate))
+        except TimeoutError:
+            client.write(protocol.error_response("connection setup timed out", "08006"))
+        except (ConnectionError, ssl.SSLError):
+            pass
+        except Exception as exc:
+            log.error("proxy.failed", error_type=type(exc).__name__, error=str(exc))
+            client.write(protocol.error_response("internal error in the connection proxy", "XX000"))
+        finally:
+            client.close()
+            if upstream is not None:
+                upstream.close()
+                self.meter.disconnected(endpoint_id or "")
+            self._forget_cancel_keys(upstream)
+
+    async def _negotiate(self, client: Conn) -> tuple[protocol.StartupMessage, str | None] | None:
+        """Reads packets until the startup message; None when the connection was a cancel."""
+        sni: str | None = None
+        encrypted = False
+        while True:
+            header = await client.read_exactly(4)
+            packet = header + await client.read_exactly(protocol.startup_length(header) - 4)
+            code = protocol.request_code(packet)
+            if code == protocol.SSL_REQUEST and not encrypted:
+                if client.has_buffered():
+                    raise ProtocolError("received unencrypted data after SSL request")
+                client.write(b"S")
+                assert client.transport is not None
+                transport = await asyncio.get_running_loop().start_tls(
+                    client.transport, client, self._ssl, server_side=True
+                )
+                assert transport is not None
+                client.set_transport(transport)
+                ssl_object = transport.get_extra_info("ssl_object")
+                sni = getattr(ssl_object, "lampion_sni", None)
+                encrypted = True
+            elif code == protocol.GSSENC_REQUEST and not encrypted:
+                client.write(b"N")
+            elif code == protocol.CANCEL_REQUEST:
+                await self._forward_cancel(packet)
+                return None
+            else:
+                break
+        if self.rt.settings.proxy_require_tls and not encrypted:
+            raise ProtocolError("TLS is required: connect with sslmode=require", "28000")
+        return protocol.parse_startup(packet), sni
+
+    async def _open_upstream(self, client: Conn, endpoint_id: str) -> Conn:
+        port, allowlist, running = await self._endpoint(endpoint_id)
+        _check_allowlist(client, endpoint_id, allowlist)
+        if not running:
+            await self.wake(endpoint_id)
+        try:
+            return await self._connect(port)
+        except OSError:
+            await self.wake(endpoint_id)  # it was stopped under us (e.g. auto-suspended)
+            return await self._connect(port)
+
+    async def _endpoint(self, endpoint_id: str) -> tuple[int, list[str], bool]:
+        async with self.rt.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Endpoint, Project.state)
+                    .join(Project, Project.id == Endpoint.project_id)
+                    .where(Endpoint.id == endpoint_id)
+                )
+            ).first()
+        if row is None:
+            raise ProtocolError(f'endpoint "{endpoint_id}" does not exist', "08004")
+        endpoint, project_state = row
+        if project_state != "active" or endpoint.status == "provisioning":
+            raise ProtocolError(f'endpoint "{endpoint_id}" is not ready yet', "57P03")
+        return endpoint.port, list(endpoint.allowlist), endpoint.status == "running"
+
+    async def _connect(self, port: int) -> Conn:
+        settings = self.rt.settings
+        _, upstream = await asyncio.get_running_loop().create_connection(
+            Conn,
+            settings.compute_listen_host,
+            port,
+            local_addr=(settings.proxy_source_host, 0),
+        )
+        return upstream
+
+    async def wake(self, endpoint_id: str) -> None:
+        """Resumes a suspended compute; concurrent callers share one resume."""
+        pending = self._wakes.get(endpoint_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._resume(endpoint_id))
+            self._wakes[endpoint_id] = pending
+            pending.add_done_callback(lambda _: self._wakes.pop(endpoint_id, None))
+        try:
+            await asyncio.shield(pending)
+        except LampionError as exc:
+            raise ProtocolError(f'endpoint "{endpoint_id}" could not be started', "57P03") from exc
+
+    async def _resume(self, endpoint_id: str) -> None:
+        started = time.monotonic()
+        deadline = started + self.rt.settings.compute_start_timeout
+        while True:
+            try:
+                if await endpoints.resume_by_id(self.rt, endpoint_id):
+                    self.wake_count += 1
+                    log.info(
+                        "proxy.woke",
+                        endpoint_id=endpoint_id,
+                        ms=round((time.monotonic() - started) * 1000),
+                    )
+                return
+            except Conflict:  # another operation holds it (a suspend, a clone): wait it out
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    async def _relay_startup(self, upstream: Conn, client: Conn, endpoint_id: str) -> bool:
+        """Forwards the compute's messages until it is ready for queries, keeping the cancel
+        key it hands out. False when the compute refused the connection."""
+        count = self.meter.counter(self.meter.bytes_out, endpoint_id)
+        while True:
+            header = await upstream.read_exactly(5)
+            body = await upstream.read_exactly(protocol.message_length(header))
+            client.write(header + body)
+            count(len(header) + len(body))
+            kind = header[:1]
+            if kind == protocol.BACKEND_KEY_DATA:
+                upstream.cancel_key = protocol.backend_key(body)
+                self._cancel_keys[upstream.cancel_key] = (
+                    self.rt.settings.compute_listen_host,
+                    upstream.peer_port,
+                )
+            elif kind == protocol.READY_FOR_QUERY:
+                return True
+            elif kind == protocol.ERROR_RESPONSE:
+                return False
+
+    async def _forward_cancel(self, packet: bytes) -> None:
+        target = self._cancel_keys.get(protocol.cancel_key(packet))
+        if target is None:
+            return
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(*target)
+            writer.write(packet)
+            await writer.drain()
+            writer.close()
+
+    def _forget_cancel_keys(self, upstream: Conn | None) -> None:
+        if upstream is not None and upstream.cancel_key is not None:
+            self._cancel_keys.pop(upstream.cancel_key, None)
+
+
+def _remember_sni(ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+    ssl_object.lampion_sni = server_name  # type: ignore[attr-defined]
+
+
+def _check_allowlist(client: Conn, endpoint_id: str, allowlist: list[str]) -> None:
+    if not allowlist:
+        return
+    assert client.transport is not None
+    peer = client.transport.get_extra_info("peername")
+    address = ipaddress.ip_address(peer[0]) if peer else None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address is None or not any(
+        address in ipaddress.ip_network(entry, strict=False) for entry in allowlist
+    ):
+        raise ProtocolError(
+            f'address {address} is not allowed to connect to endpoint "{endpoint_id}" '
+            "(see its IP allowlist)",
+            "28000",
+        )
