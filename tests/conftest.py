@@ -88,6 +88,7 @@ def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> S
         "port_range_start": start,
         "port_range_end": end,
         "proxy_port": free_port(),
+        "proxy_handshake_timeout": 2,
         "log_json": True,
         **overrides,
     }

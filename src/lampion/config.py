@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     """Source address of the proxy's connections to computes; their pg_hba always admits it
     (the proxy enforces the allowlist itself, on the client's address)."""
     proxy_handshake_timeout: float = Field(10.0, gt=0)
+    proxy_kernel_relay: bool = True
+    """After the startup phase, let the kernel copy plaintext sessions' bytes (eBPF sockmap)
+    where the kernel allows it; otherwise, and for TLS sessions, the proxy copies them."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     """PEM certificate and key for the proxy. Default: self-signed, made into data_dir/tls."""

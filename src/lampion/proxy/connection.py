@@ -38,12 +38,10 @@ class Conn(asyncio.Protocol):
         self._wake()
 
     def eof_received(self) -> bool | None:
+        """The protocol has no use for half-closed sessions: one side done, both done."""
         self._eof = True
         self._wake()
-        if self._peer is not None and self._peer.transport is not None:
-            if self._peer.transport.can_write_eof():
-                self._peer.transport.write_eof()
-                return True
+        if self._peer is not None:
             self._peer.close()
         return None
 

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 
 from sqlalchemy import select
 
+from lampion.proxy.sockmap import tcp_byte_counts
 from lampion.store.engine import Sessions
 from lampion.store.models import Endpoint, Project, TransferRecord
 from lampion.store.types import utcnow
+
+
+class KernelCounter:
+    """Bytes of a session the kernel relays, read from its client socket's TCP_INFO."""
+
+    def __init__(self, endpoint_id: str, sock: socket.socket):
+        self.endpoint_id = endpoint_id
+        self._sock = sock
+        self._received, self._sent = tcp_byte_counts(sock)
+
+    def sample(self) -> tuple[int, int]:
+        """(bytes in, bytes out) since the last sample."""
+        try:
+            received, sent = tcp_byte_counts(self._sock)
+        except OSError:
+            return 0, 0
+        delta = (received - self._received, sent - self._sent)
+        self._received, self._sent = received, sent
+        return delta
 
 
 class Meter:
@@ -19,6 +40,21 @@ class Meter:
         self.bytes_out: defaultdict[str, int] = defaultdict(int)
         self.open_connections: defaultdict[str, int] = defaultdict(int)
         self._touched: set[str] = set()
+        self._kernel: set[KernelCounter] = set()
+
+    def track(self, endpoint_id: str, sock: socket.socket) -> KernelCounter:
+        counter = KernelCounter(endpoint_id, sock)
+        self._kernel.add(counter)
+        return counter
+
+    def untrack(self, counter: KernelCounter) -> None:
+        self._add(counter)
+        self._kernel.discard(counter)
+
+    def _add(self, counter: KernelCounter) -> None:
+        received, sent = counter.sample()
+        self.bytes_in[counter.endpoint_id] += received
+        self.bytes_out[counter.endpoint_id] += sent
 
     def connected(self, endpoint_id: str) -> None:
         self.open_connections[endpoint_id] += 1
@@ -38,6 +74,8 @@ class Meter:
 
     async def flush(self) -> None:
         """Writes the bytes counted since the last flush and marks active endpoints."""
+        for counter in self._kernel:
+            self._add(counter)
         counted_in, counted_out = dict(self.bytes_in), dict(self.bytes_out)
         self.bytes_in.clear()
         self.bytes_out.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 import ssl
 import time
 
@@ -19,9 +20,10 @@ from sqlalchemy import select
 from lampion.errors import Conflict, LampionError
 from lampion.proxy import protocol
 from lampion.proxy.connection import Conn
-from lampion.proxy.meter import Meter
+from lampion.proxy.meter import KernelCounter, Meter
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import route
+from lampion.proxy.sockmap import SockMap
 from lampion.proxy.tls import server_context
 from lampion.runtime import Runtime
 from lampion.services import endpoints
@@ -46,6 +48,9 @@ class ProxyServer:
         self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
         self._wakes: dict[str, asyncio.Future[None]] = {}
         self.wake_count = 0
+        self._sockmap = SockMap.open() if settings.proxy_kernel_relay else None
+        self.kernel_relayed = 0
+        """Sessions whose bytes the kernel moved (see ``sockmap.py``)."""
 
     async def start(self) -> None:
         settings = self.rt.settings
@@ -63,6 +68,8 @@ class ProxyServer:
         for task in list(self._connections):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._sockmap is not None:
+            self._sockmap.close()
 
     def _accept(self) -> Conn:
         conn = Conn()
@@ -74,12 +81,13 @@ class ProxyServer:
     async def _serve(self, client: Conn) -> None:
         upstream: Conn | None = None
         endpoint_id: str | None = None
+        kernel_counter: KernelCounter | None = None
         try:
             async with asyncio.timeout(self.rt.settings.proxy_handshake_timeout):
                 handshake = await self._negotiate(client)
             if handshake is None:
                 return
-            startup, sni = handshake
+            startup, sni, encrypted = handshake
             target = route(startup, sni)
             endpoint_id = target.endpoint_id
             async with asyncio.timeout(_AUTH_TIMEOUT):
@@ -87,9 +95,13 @@ class ProxyServer:
                 upstream.write(target.startup.encode())
                 self.meter.connected(endpoint_id)
                 client.relay_to(upstream, self.meter.counter(self.meter.bytes_in, endpoint_id))
-                if not await self._relay_startup(upstream, client, endpoint_id):
+                ready = await self._relay_startup(upstream, client, endpoint_id)
+                if ready is None:
                     return
             upstream.relay_to(client, self.meter.counter(self.meter.bytes_out, endpoint_id))
+            if not encrypted:
+                kernel_counter = self._hand_to_kernel(client, upstream, endpoint_id)
+            client.write(ready)  # only now may the client send its first query
             await asyncio.wait({client.closed, upstream.closed}, return_when="FIRST_COMPLETED")
         except ProtocolError as exc:
             client.write(protocol.error_response(str(exc), exc.sqlstate))
@@ -101,14 +113,19 @@ class ProxyServer:
             log.error("proxy.failed", error_type=type(exc).__name__, error=str(exc))
             client.write(protocol.error_response("internal error in the connection proxy", "XX000"))
         finally:
+            if kernel_counter is not None:
+                self.meter.untrack(kernel_counter)
             client.close()
             if upstream is not None:
                 upstream.close()
                 self.meter.disconnected(endpoint_id or "")
             self._forget_cancel_keys(upstream)
 
-    async def _negotiate(self, client: Conn) -> tuple[protocol.StartupMessage, str | None] | None:
-        """Reads packets until the startup message; None when the connection was a cancel."""
+    async def _negotiate(
+        self, client: Conn
+    ) -> tuple[protocol.StartupMessage, str | None, bool] | None:
+        """Reads packets until the startup message: (message, SNI, encrypted); None when the
+        connection was a cancel request."""
         sni: str | None = None
         encrypted = False
         while True:
@@ -137,7 +154,7 @@ class ProxyServer:
                 break
         if self.rt.settings.proxy_require_tls and not encrypted:
             raise ProtocolError("TLS is required: connect with sslmode=require", "28000")
-        return protocol.parse_startup(packet), sni
+        return protocol.parse_startup(packet), sni, encrypted
 
     async def _open_upstream(self, client: Conn, endpoint_id: str) -> Conn:
         port, allowlist, running = await self._endpoint(endpoint_id)
@@ -206,26 +223,46 @@ class ProxyServer:
                     raise
                 await asyncio.sleep(0.05)
 
-    async def _relay_startup(self, upstream: Conn, client: Conn, endpoint_id: str) -> bool:
+    async def _relay_startup(self, upstream: Conn, client: Conn, endpoint_id: str) -> bytes | None:
         """Forwards the compute's messages until it is ready for queries, keeping the cancel
-        key it hands out. False when the compute refused the connection."""
+        key it hands out. Returns the ReadyForQuery message, not yet forwarded; None when
+        the compute refused the connection."""
         count = self.meter.counter(self.meter.bytes_out, endpoint_id)
         while True:
             header = await upstream.read_exactly(5)
             body = await upstream.read_exactly(protocol.message_length(header))
-            client.write(header + body)
             count(len(header) + len(body))
             kind = header[:1]
+            if kind == protocol.READY_FOR_QUERY:
+                return header + body
+            client.write(header + body)
             if kind == protocol.BACKEND_KEY_DATA:
                 upstream.cancel_key = protocol.backend_key(body)
                 self._cancel_keys[upstream.cancel_key] = (
                     self.rt.settings.compute_listen_host,
                     upstream.peer_port,
                 )
-            elif kind == protocol.READY_FOR_QUERY:
-                return True
             elif kind == protocol.ERROR_RESPONSE:
-                return False
+                return None
+
+    def _hand_to_kernel(
+        self, client: Conn, upstream: Conn, endpoint_id: str
+    ) -> KernelCounter | None:
+        """Lets the kernel copy the session's bytes from now on, where it can."""
+        if self._sockmap is None:
+            return None
+        assert client.transport is not None
+        assert upstream.transport is not None
+        a = client.transport.get_extra_info("socket")
+        b = upstream.transport.get_extra_info("socket")
+        if a is None or b is None or a.family != socket.AF_INET or b.family != socket.AF_INET:
+            return None
+        counter = self.meter.track(endpoint_id, a)  # baseline before the first relayed byte
+        if not self._sockmap.join(a, b):
+            self.meter.untrack(counter)
+            return None
+        self.kernel_relayed += 1
+        return counter
 
     async def _forward_cancel(self, packet: bytes) -> None:
         target = self._cancel_keys.get(protocol.cancel_key(packet))
