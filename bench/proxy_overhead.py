@@ -1,7 +1,8 @@
 """pgbench -S (select-only) straight to a compute and through the proxy, in one run.
 
 Target (issue 4): through the proxy >= 90% of the direct TPS (8 clients, 20 s).
-Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 8]`.
+Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 8]`. Where HAProxy
+is installed, a run through it (TCP mode) shows what a C proxy costs on the same machine.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
+import socket
+import tempfile
+from pathlib import Path
 
 import httpx
 import uvloop
@@ -32,6 +37,22 @@ async def pgbench(binary: str, args: list[str], password: str) -> str:
     if process.returncode != 0:
         raise RuntimeError(text)
     return text
+
+
+async def start_haproxy(target_port: int) -> tuple[asyncio.subprocess.Process, int]:
+    """HAProxy in TCP mode in front of the compute: what a C proxy costs on this machine."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Path(tempfile.mkdtemp()) / "haproxy.cfg"
+    config.write_text(
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
+        "  timeout server 60s\n"
+        f"listen pg\n  bind 127.0.0.1:{port}\n  server compute 127.0.0.1:{target_port}\n"
+    )
+    process = await asyncio.create_subprocess_exec("haproxy", "-f", str(config), "-db")
+    await asyncio.sleep(0.5)
+    return process, port
 
 
 async def run(seconds: int, clients: int, scale: int) -> None:
@@ -59,6 +80,10 @@ async def run(seconds: int, clients: int, scale: int) -> None:
         ]
         if with_ssl:
             runs.append(("proxy+TLS", proxied, f"{project['endpoint_id']}.postgres", "require"))
+        haproxy = await start_haproxy(project["pg_port"]) if shutil.which("haproxy") else None
+        if haproxy is not None:
+            reference = ["-h", "127.0.0.1", "-p", str(haproxy[1]), "-U", "cloud_admin"]
+            runs.append(("haproxy", reference, "postgres", "disable"))
         for label, target, database, sslmode in runs:
             os.environ["PGSSLMODE"] = sslmode
             output = await pgbench(binary, [*load, *target, database], password)
@@ -69,6 +94,10 @@ async def run(seconds: int, clients: int, scale: int) -> None:
         print(f"proxy/direct     = {results['proxy'] / results['direct']:.1%}")
         if "proxy+TLS" in results:
             print(f"proxy+TLS/direct = {results['proxy+TLS'] / results['direct']:.1%}")
+        if haproxy is not None:
+            print(f"haproxy/direct   = {results['haproxy'] / results['direct']:.1%} (reference)")
+            haproxy[0].terminate()
+            await haproxy[0].wait()
         await client.delete(f"/v1/projects/{project['id']}")
 
 

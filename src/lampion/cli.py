@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import typer
@@ -41,6 +42,22 @@ def serve(
         log_config=None,
         access_log=False,
     )
+
+
+@app.command()
+def proxy(
+    host: Annotated[str | None, typer.Option(help="Listen address [LAMPION_PROXY_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [LAMPION_PROXY_PORT]")] = None,
+) -> None:
+    """Run the connection proxy alone (set LAMPION_PROXY_ENABLED=false for `serve` then)."""
+    import uvloop
+
+    from lampion.proxy.standalone import run_proxy
+
+    overrides = {k: v for k, v in {"proxy_host": host, "proxy_port": port}.items() if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(run_proxy(settings))
 
 
 @app.command()

@@ -280,3 +280,38 @@ async def test_proxy_certificate_is_served(settings: Settings) -> None:
     certificate = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     assert certificate
     writer.close()
+
+
+@pytest.mark.parametrize("sslmode", ["disable", "require"])
+async def test_bytes_are_counted_on_both_relay_paths(
+    project: dict[str, Any], app: FastAPI, sslmode: str
+) -> None:
+    """Plaintext sessions are relayed by the kernel where it allows (counted from TCP_INFO),
+    TLS sessions by the proxy itself; both are metered alike."""
+    runtime: Runtime = app.state.runtime
+    proxy: ProxyServer = app.state.proxy
+    dsn = project["connection_string"].replace("sslmode=require", f"sslmode={sslmode}")
+    await proxy.meter.flush()
+    kernel_before = proxy.kernel_relayed
+    connection = await connect(dsn)
+    try:
+        for _ in range(3):
+            assert len(await connection.fetchval("SELECT repeat('z', 300000)")) == 300_000
+        await proxy.meter.flush()  # a flush while the session is open counts what passed
+        assert len(await connection.fetchval("SELECT repeat('z', 100000)")) == 100_000
+    finally:
+        await connection.close()
+    await asyncio.sleep(0.1)
+    await proxy.meter.flush()
+    async with runtime.sessions() as session:
+        sent = await session.scalar(
+            select(func.sum(TransferRecord.bytes_out)).where(
+                TransferRecord.endpoint_id == project["endpoint_id"]
+            )
+        )
+    assert sent is not None
+    assert 1_000_000 < sent < 1_100_000
+    if sslmode == "disable" and proxy._sockmap is not None:
+        assert proxy.kernel_relayed == kernel_before + 1
+    else:
+        assert proxy.kernel_relayed == kernel_before

@@ -18,6 +18,8 @@ class Conn(asyncio.Protocol):
         self._eof = False
         self._peer: Conn | None = None
         self._count: Callable[[int], None] | None = None
+        self.before_close: Callable[[], None] | None = None
+        """Runs once while the socket is still open, at EOF or before closing it."""
         self.cancel_key: tuple[int, bytes] | None = None
         """The compute's (pid, secret) for this session, on the upstream side."""
         self.closed = asyncio.get_running_loop().create_future()
@@ -39,6 +41,7 @@ class Conn(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """The protocol has no use for half-closed sessions: one side done, both done."""
+        self._run_before_close()
         self._eof = True
         self._wake()
         if self._peer is not None:
@@ -103,8 +106,14 @@ class Conn(asyncio.Protocol):
             peer.close()
 
     def close(self) -> None:
+        self._run_before_close()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+    def _run_before_close(self) -> None:
+        hook, self.before_close = self.before_close, None
+        if hook is not None:
+            hook()
 
     def set_transport(self, transport: asyncio.Transport) -> None:
         """After STARTTLS the same protocol reads from the TLS transport."""

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from lampion.errors import Conflict, LampionError
 from lampion.proxy import protocol
 from lampion.proxy.connection import Conn
-from lampion.proxy.meter import KernelCounter, Meter
+from lampion.proxy.meter import Meter
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import route
 from lampion.proxy.sockmap import SockMap
@@ -81,7 +81,6 @@ class ProxyServer:
     async def _serve(self, client: Conn) -> None:
         upstream: Conn | None = None
         endpoint_id: str | None = None
-        kernel_counter: KernelCounter | None = None
         try:
             async with asyncio.timeout(self.rt.settings.proxy_handshake_timeout):
                 handshake = await self._negotiate(client)
@@ -100,7 +99,7 @@ class ProxyServer:
                     return
             upstream.relay_to(client, self.meter.counter(self.meter.bytes_out, endpoint_id))
             if not encrypted:
-                kernel_counter = self._hand_to_kernel(client, upstream, endpoint_id)
+                self._hand_to_kernel(client, upstream, endpoint_id)
             client.write(ready)  # only now may the client send its first query
             await asyncio.wait({client.closed, upstream.closed}, return_when="FIRST_COMPLETED")
         except ProtocolError as exc:
@@ -113,9 +112,7 @@ class ProxyServer:
             log.error("proxy.failed", error_type=type(exc).__name__, error=str(exc))
             client.write(protocol.error_response("internal error in the connection proxy", "XX000"))
         finally:
-            if kernel_counter is not None:
-                self.meter.untrack(kernel_counter)
-            client.close()
+            client.close()  # counts the kernel-relayed bytes first (before_close)
             if upstream is not None:
                 upstream.close()
                 self.meter.disconnected(endpoint_id or "")
@@ -245,24 +242,22 @@ class ProxyServer:
             elif kind == protocol.ERROR_RESPONSE:
                 return None
 
-    def _hand_to_kernel(
-        self, client: Conn, upstream: Conn, endpoint_id: str
-    ) -> KernelCounter | None:
+    def _hand_to_kernel(self, client: Conn, upstream: Conn, endpoint_id: str) -> None:
         """Lets the kernel copy the session's bytes from now on, where it can."""
         if self._sockmap is None:
-            return None
+            return
         assert client.transport is not None
         assert upstream.transport is not None
         a = client.transport.get_extra_info("socket")
         b = upstream.transport.get_extra_info("socket")
         if a is None or b is None or a.family != socket.AF_INET or b.family != socket.AF_INET:
-            return None
+            return
         counter = self.meter.track(endpoint_id, a)  # baseline before the first relayed byte
         if not self._sockmap.join(a, b):
             self.meter.untrack(counter)
-            return None
+            return
         self.kernel_relayed += 1
-        return counter
+        client.before_close = lambda: self.meter.untrack(counter)
 
     async def _forward_cancel(self, packet: bytes) -> None:
         target = self._cancel_keys.get(protocol.cancel_key(packet))
