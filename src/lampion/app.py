@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lampion import __version__
-from lampion.api import api_keys, branches, endpoints, errors, health, projects
+from lampion.api import api_keys, branches, endpoints, errors, health, objects, projects, sql
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
-from lampion.proxy.meter import Meter
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.workers.autosuspend import AutoSuspender
@@ -28,7 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         workers = Workers()
         proxy: ProxyServer | None = None
-        meter: Meter | None = None
         try:
             reconciler = Reconciler(runtime)
             if settings.reconcile_on_start:
@@ -37,10 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers.every(
                 "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
             )
-            meter = Meter(runtime.sessions)
-            workers.every("meter", settings.meter_flush_interval, meter.flush)
+            workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
             if settings.proxy_enabled:
-                proxy = ProxyServer(runtime, meter)
+                proxy = ProxyServer(runtime)
                 await proxy.start()
                 app.state.proxy = proxy
             yield
@@ -48,8 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if proxy is not None:
                 await proxy.stop()
             await workers.stop()
-            if meter is not None:
-                await meter.flush()
+            await runtime.meter.flush()
             await runtime.close()
 
     app = FastAPI(
@@ -64,5 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(branches.router)
     app.include_router(endpoints.router)
+    app.include_router(sql.router)
+    app.include_router(objects.router)
     app.include_router(api_keys.router)
     return app

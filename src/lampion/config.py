@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     """PEM certificate and key for the proxy. Default: self-signed, made into data_dir/tls."""
     meter_flush_interval: float = Field(5.0, gt=0)
 
+    sql_statement_timeout: float = Field(30.0, gt=0, le=300)
+    """Default statement timeout of the SQL API, in seconds (a request may ask up to 300)."""
+    sql_max_rows: int = Field(10000, ge=1)
+    sql_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    """A result larger than this (rows or bytes) comes back cut, with ``truncated: true``."""
+
     compute_backend: Literal["process", "docker"] = "process"
     storage_driver: Literal["auto", "copy", "reflink"] = "auto"
     pg_user: str | None = None

@@ -46,6 +46,14 @@ class MethodNotAllowed(LampionError):
     default_message = "Method not allowed"
 
 
+class SqlError(LampionError):
+    """A statement of the user's script failed in PostgreSQL."""
+
+    status_code = 400
+    code = "sql_error"
+    default_message = "A statement failed"
+
+
 class Conflict(LampionError):
     status_code = 409
     code = "conflict"

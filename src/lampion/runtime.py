@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,11 +19,16 @@ from lampion.config import Settings
 from lampion.crypto import SecretBox, load_or_create_master_key
 from lampion.errors import InvalidRequest
 from lampion.locks import Locks
+from lampion.pg.pools import Pools
+from lampion.proxy.meter import Meter
 from lampion.storage.base import StorageDriver
 from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
 from lampion.store.engine import Sessions, make_engine, make_sessionmaker
 from lampion.store.migrate import upgrade_to_head
+
+if TYPE_CHECKING:
+    from lampion.services.wake import Waker
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +48,16 @@ class Runtime:
     storage: StorageDriver
     compute: ComputeBackend
     locks: Locks = field(default_factory=Locks)
+    meter: Meter = field(init=False)
+    pools: Pools = field(init=False)
+    waker: Waker = field(init=False)
+
+    def __post_init__(self) -> None:
+        from lampion.services.wake import Waker  # services build on the runtime
+
+        self.meter = Meter(self.sessions)
+        self.waker = Waker(self)
+        self.pools = Pools()
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -77,6 +93,7 @@ class Runtime:
         return runtime
 
     async def close(self) -> None:
+        await self.pools.close()
         await self.engine.dispose()
 
     def install_for(self, pg_version: int | None) -> PgInstall:

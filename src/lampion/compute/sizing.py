@@ -10,6 +10,9 @@ def postgres_settings(compute_units: float) -> dict[str, str]:
     return {
         # Each branch taken from a running compute holds a temporary slot while it copies.
         "max_replication_slots": "64",
+        # Statement text never reaches the log, not even of a failed statement: it may hold
+        # a password (ALTER ROLE … PASSWORD '…').
+        "log_min_error_statement": "panic",
         "shared_buffers": f"{shared_buffers_mb}MB",
         "effective_cache_size": f"{shared_buffers_mb * 3}MB",
         "max_connections": str(max(25, int(100 * compute_units))),

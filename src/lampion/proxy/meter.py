@@ -56,6 +56,13 @@ class Meter:
         self.bytes_in[counter.endpoint_id] += received
         self.bytes_out[counter.endpoint_id] += sent
 
+    def touch(self, endpoint_id: str) -> None:
+        """Activity that is not a proxied connection (an API call running SQL)."""
+        self._touched.add(endpoint_id)
+
+    def count_out(self, endpoint_id: str, size: int) -> None:
+        self.bytes_out[endpoint_id] += size
+
     def connected(self, endpoint_id: str) -> None:
         self.open_connections[endpoint_id] += 1
         self._touched.add(endpoint_id)

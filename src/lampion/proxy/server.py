@@ -12,21 +12,18 @@ import contextlib
 import ipaddress
 import socket
 import ssl
-import time
 
 import structlog
 from sqlalchemy import select
 
-from lampion.errors import Conflict, LampionError
+from lampion.errors import LampionError
 from lampion.proxy import protocol
 from lampion.proxy.connection import Conn
-from lampion.proxy.meter import Meter
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import route
 from lampion.proxy.sockmap import SockMap
 from lampion.proxy.tls import server_context
 from lampion.runtime import Runtime
-from lampion.services import endpoints
 from lampion.store.models import Endpoint, Project
 
 log = structlog.get_logger(__name__)
@@ -35,9 +32,9 @@ _AUTH_TIMEOUT = 60.0
 
 
 class ProxyServer:
-    def __init__(self, rt: Runtime, meter: Meter):
+    def __init__(self, rt: Runtime):
         self.rt = rt
-        self.meter = meter
+        self.meter = rt.meter
         settings = rt.settings
         self._ssl = server_context(
             settings.tls_cert, settings.tls_key, settings.data_dir, settings.public_host
@@ -46,8 +43,6 @@ class ProxyServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
-        self._wakes: dict[str, asyncio.Future[None]] = {}
-        self.wake_count = 0
         self._sockmap = SockMap.open() if settings.proxy_kernel_relay else None
         self.kernel_relayed = 0
         """Sessions whose bytes the kernel moved (see ``sockmap.py``)."""
@@ -191,34 +186,10 @@ class ProxyServer:
         return upstream
 
     async def wake(self, endpoint_id: str) -> None:
-        """Resumes a suspended compute; concurrent callers share one resume."""
-        pending = self._wakes.get(endpoint_id)
-        if pending is None:
-            pending = asyncio.ensure_future(self._resume(endpoint_id))
-            self._wakes[endpoint_id] = pending
-            pending.add_done_callback(lambda _: self._wakes.pop(endpoint_id, None))
         try:
-            await asyncio.shield(pending)
+            await self.rt.waker.ensure_running(endpoint_id)
         except LampionError as exc:
             raise ProtocolError(f'endpoint "{endpoint_id}" could not be started', "57P03") from exc
-
-    async def _resume(self, endpoint_id: str) -> None:
-        started = time.monotonic()
-        deadline = started + self.rt.settings.compute_start_timeout
-        while True:
-            try:
-                if await endpoints.resume_by_id(self.rt, endpoint_id):
-                    self.wake_count += 1
-                    log.info(
-                        "proxy.woke",
-                        endpoint_id=endpoint_id,
-                        ms=round((time.monotonic() - started) * 1000),
-                    )
-                return
-            except Conflict:  # another operation holds it (a suspend, a clone): wait it out
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
 
     async def _relay_startup(self, upstream: Conn, client: Conn, endpoint_id: str) -> bytes | None:
         """Forwards the compute's messages until it is ready for queries, keeping the cancel

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from lampion.config import Settings
-from lampion.proxy.meter import Meter
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.workers.runner import Workers
@@ -13,8 +12,8 @@ from lampion.workers.runner import Workers
 
 async def run_proxy(settings: Settings) -> None:
     runtime = await Runtime.open(settings)
-    meter = Meter(runtime.sessions)
-    proxy = ProxyServer(runtime, meter)
+    meter = runtime.meter
+    proxy = ProxyServer(runtime)
     workers = Workers()
     try:
         await proxy.start()

@@ -54,7 +54,7 @@ def view(rt: Runtime, endpoint: Endpoint, project: Project) -> EndpointOut:
     )
 
 
-async def _owned(
+async def owned(
     session: AsyncSession, principal: Principal, project_id: str, endpoint_id: str
 ) -> tuple[Project, Endpoint]:
     project = await get_owned_project(session, principal, project_id)
@@ -79,7 +79,7 @@ async def list_endpoints(rt: Runtime, principal: Principal, project_id: str) -> 
 
 async def get(rt: Runtime, principal: Principal, project_id: str, endpoint_id: str) -> EndpointOut:
     async with rt.sessions() as session:
-        project, endpoint = await _owned(session, principal, project_id, endpoint_id)
+        project, endpoint = await owned(session, principal, project_id, endpoint_id)
         return view(rt, endpoint, project)
 
 
@@ -87,7 +87,7 @@ async def suspend(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
     async with rt.sessions() as session:
-        await _owned(session, principal, project_id, endpoint_id)
+        await owned(session, principal, project_id, endpoint_id)
     async with rt.locks.shared(project_id, f"project {project_id}"):
         await suspend_by_id(rt, endpoint_id)
     return EndpointState(id=endpoint_id, status="suspended")
@@ -120,7 +120,7 @@ async def resume(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
     async with rt.sessions() as session:
-        await _owned(session, principal, project_id, endpoint_id)
+        await owned(session, principal, project_id, endpoint_id)
     async with rt.locks.shared(project_id, f"project {project_id}"):
         await resume_by_id(rt, endpoint_id)
     return EndpointState(id=endpoint_id, status="running")
@@ -162,7 +162,7 @@ async def update(
             details={"allowed_fields": sorted(EndpointUpdate.model_fields)},
         )
     async with rt.sessions() as session:
-        await _owned(session, principal, project_id, endpoint_id)
+        await owned(session, principal, project_id, endpoint_id)
     async with (
         rt.locks.shared(project_id, f"project {project_id}"),
         rt.locks.exclusive(endpoint_id, f"endpoint {endpoint_id}"),
@@ -201,7 +201,7 @@ async def get_allowlist(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> list[str]:
     async with rt.sessions() as session:
-        _, endpoint = await _owned(session, principal, project_id, endpoint_id)
+        _, endpoint = await owned(session, principal, project_id, endpoint_id)
         return list(endpoint.allowlist)
 
 
@@ -213,7 +213,7 @@ async def set_allowlist(
     except ValueError as exc:
         raise InvalidRequest(f"Invalid allowlist: {exc}", details={"field": "allowlist"}) from exc
     async with rt.sessions() as session:
-        await _owned(session, principal, project_id, endpoint_id)
+        await owned(session, principal, project_id, endpoint_id)
     async with (
         rt.locks.shared(project_id, f"project {project_id}"),
         rt.locks.exclusive(endpoint_id, f"endpoint {endpoint_id}"),

@@ -1,0 +1,60 @@
+"""pg_dump, streamed as it is produced (memory stays flat whatever the database's size)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+from lampion.compute.base import AdminTarget
+from lampion.compute.installations import PgInstall
+from lampion.pg.connection import APPLICATION_NAME
+from lampion.pg.quoting import quote_ident
+
+_CHUNK = 64 * 1024
+
+
+class DumpFailed(RuntimeError):
+    pass
+
+
+def table_pattern(schema: str | None, table: str) -> str:
+    """A pg_dump -t pattern matching exactly one table: quoted names take no wildcards."""
+    quoted = quote_ident(table)
+    return f"{quote_ident(schema)}.{quoted}" if schema else quoted
+
+
+async def stream_dump(
+    install: PgInstall, target: AdminTarget, database: str, table_pattern: str | None
+) -> AsyncIterator[bytes]:
+    args = [str(install.tool("pg_dump")), "--no-password", "--format=plain"]
+    if table_pattern:
+        args += ["--strict-names", f"--table={table_pattern}"]
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            "PGHOST": target.host,
+            "PGPORT": str(target.port),
+            "PGUSER": target.user,
+            "PGDATABASE": database,  # an environment value is never parsed as a conninfo
+            "PGAPPNAME": APPLICATION_NAME,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C.UTF-8",
+        },
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stderr_task = asyncio.ensure_future(process.stderr.read())
+    try:
+        while chunk := await process.stdout.read(_CHUNK):
+            yield chunk
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    errors = (await stderr_task).decode(errors="replace").strip()
+    if process.returncode != 0:
+        raise DumpFailed(errors.splitlines()[-1] if errors else f"exit {process.returncode}")

@@ -1,0 +1,59 @@
+"""Roles inside a compute. Passwords travel as SCRAM verifiers and are never logged."""
+
+from __future__ import annotations
+
+from lampion import ids
+from lampion.crypto import scram_sha256_verifier
+from lampion.errors import Conflict, NotFound
+from lampion.pg import catalog
+from lampion.runtime import Runtime
+from lampion.schemas.objects import Role, RoleCreate, RoleCreated
+from lampion.services import dataplane, events
+from lampion.services.auth import Principal
+from lampion.storage.templates import SUPERUSER
+
+
+async def list_roles(
+    rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
+) -> list[Role]:
+    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
+    async with dataplane.connection(rt, compute) as connection:
+        return [Role(**row) for row in await catalog.list_roles(connection)]
+
+
+async def create(
+    rt: Runtime, principal: Principal, project_id: str, endpoint_id: str, body: RoleCreate
+) -> RoleCreated:
+    generated = ids.password() if body.password is None and body.can_login else None
+    password = body.password or generated
+    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
+    async with dataplane.connection(rt, compute) as connection:
+        verifier = scram_sha256_verifier(password) if password else None
+        await catalog.create_role(connection, body.name, verifier, body.can_login)
+    await _announce(rt, principal, compute, "role.created", body.name)
+    return RoleCreated(name=body.name, can_login=body.can_login, password=generated)
+
+
+async def delete(
+    rt: Runtime, principal: Principal, project_id: str, endpoint_id: str, name: str
+) -> None:
+    if name == SUPERUSER:
+        raise Conflict(f"The {SUPERUSER} role is needed by the platform and cannot be dropped")
+    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
+    async with dataplane.connection(rt, compute) as connection:
+        if not await catalog.role_exists(connection, name):
+            raise NotFound(f"Role {name!r} does not exist")
+        await catalog.drop_role(connection, name)
+    await _announce(rt, principal, compute, "role.deleted", name)
+
+
+async def _announce(
+    rt: Runtime, principal: Principal, compute: dataplane.Compute, kind: str, name: str
+) -> None:
+    async with rt.sessions() as session, session.begin():
+        events.emit(
+            session,
+            principal.org_id,
+            kind,
+            {"name": name, "endpoint_id": compute.endpoint.id, "project_id": compute.project.id},
+        )
