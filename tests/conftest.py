@@ -235,3 +235,13 @@ async def branching_key(branching_app: FastAPI) -> str:
 async def bapi(branching_app: FastAPI, branching_key: str) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(branching_app, branching_key) as client:
         yield client
+
+
+@pytest.fixture
+async def api_project(api: httpx.AsyncClient) -> AsyncIterator[dict[str, object]]:
+    """A project of the test's own (it may suspend it, fill it, break it)."""
+    response = await api.post("/v1/projects", json={"name": "own"})
+    assert response.status_code == 201, response.text
+    project: dict[str, object] = response.json()
+    yield project
+    await api.delete(f"/v1/projects/{project['id']}")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, port_block
-from tests.support.pg import psql
+from tests.support.pg import direct_dsn, psql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 
@@ -110,3 +110,67 @@ def test_keys_create_rejects_unknown_plan(server_env: dict[str, str]) -> None:
     )
     assert result.returncode == 2
     assert "Unknown plan" in result.stderr
+
+
+def test_large_dump_streams_with_flat_memory_and_failures_show(
+    server: tuple[str, Path], server_env: dict[str, str]
+) -> None:
+    import psutil
+
+    base, _ = server
+    key = subprocess.run(
+        [*LAMPION, "keys", "create", "--org", "dumper"],
+        env=server_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+        project = client.post("/v1/projects", json={"name": "big"}).json()
+        endpoint = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
+        filled = client.post(
+            f"{endpoint}/sql",
+            json={
+                "query": (
+                    "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 32) AS payload "
+                    "FROM generate_series(1, 210000) g"
+                )
+            },
+        )
+        assert filled.status_code == 200, filled.text
+        server_process = next(
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "serve" in (p.info["cmdline"] or [])
+            and server_env["LAMPION_DATA_DIR"] in str(p.environ().get("LAMPION_DATA_DIR", ""))
+        )
+        baseline = server_process.memory_info().rss
+        peak, received = baseline, 0
+        with client.stream("GET", f"{endpoint}/dump") as response:
+            assert response.status_code == 200
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                peak = max(peak, server_process.memory_info().rss)
+        assert received > 200 * 1024 * 1024
+        assert peak - baseline < 64 * 1024 * 1024, f"server grew by {(peak - baseline) >> 20} MB"
+
+        # pg_dump dying mid-stream must not look like a complete file
+        direct = direct_dsn(project["pg_password"], project["pg_port"])
+
+        def read_while_pg_dump_is_killed() -> None:
+            with client.stream("GET", f"{endpoint}/dump") as response:
+                chunks = response.iter_bytes()
+                next(chunks)
+                psql(
+                    direct,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE 'COPY public.big%'",
+                )
+                for _ in chunks:
+                    pass
+
+        with pytest.raises(httpx.RemoteProtocolError):
+            read_while_pg_dump_is_killed()
+        client.delete(f"/v1/projects/{project['id']}")

@@ -34,6 +34,11 @@ async def list_schemas(connection: asyncpg.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def relation_exists(connection: asyncpg.Connection, qualified: str) -> bool:
+    """``qualified`` is a quoted (possibly schema-qualified) name."""
+    return await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", qualified) is True
+
+
 async def schema_exists(connection: asyncpg.Connection, name: str) -> bool:
     return bool(await connection.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", name))
 

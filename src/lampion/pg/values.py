@@ -56,12 +56,6 @@ AS_TEXT = (
     "xml",
     "pg_lsn",
     "txid_snapshot",
-    "int4range",
-    "int8range",
-    "numrange",
-    "tsrange",
-    "tstzrange",
-    "daterange",
     "jsonpath",
 )
 
@@ -84,6 +78,8 @@ def to_json(value: Any) -> Any:
         return [to_json(item) for item in value]
     if isinstance(value, bytes | bytearray | memoryview):
         return "\\x" + bytes(value).hex()
+    if isinstance(value, asyncpg.Range):  # ranges take no text codec in asyncpg
+        return _range_text(value)
     if isinstance(value, asyncpg.Record):  # a composite value
         return {key: to_json(item) for key, item in value.items()}
     return value
@@ -96,3 +92,13 @@ def size_of(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     return len(json.dumps(value, default=str))
+
+
+def _range_text(value: asyncpg.Range) -> str:
+    if value.isempty:
+        return "empty"
+    lower = "" if value.lower is None else str(value.lower)
+    upper = "" if value.upper is None else str(value.upper)
+    opening = "[" if value.lower_inc else "("
+    closing = "]" if value.upper_inc else ")"
+    return f"{opening}{lower},{upper}{closing}"

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import structlog
 
+from lampion.errors import NotFound
+from lampion.pg import catalog
 from lampion.pg import dump as pgdump
 from lampion.runtime import Runtime
 from lampion.services import dataplane
@@ -24,12 +26,13 @@ async def open_dump(
 ) -> AsyncIterator[bytes]:
     """Checks everything up front (so errors are proper 4xx), then returns the stream."""
     compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
-    async with dataplane.connection(rt, compute, database):
-        pass  # the database exists and answers
     pattern = None
     if table is not None:
         schema, _, name = table.rpartition(".") if "." in table else ("", "", table)
         pattern = pgdump.table_pattern(schema or None, name)
+    async with dataplane.connection(rt, compute, database) as connection:
+        if pattern is not None and not await catalog.relation_exists(connection, pattern):
+            raise NotFound(f"Table {table!r} does not exist in database {database!r}")
     return _counted(
         rt, compute, pgdump.stream_dump(compute.install, compute.target, database, pattern)
     )
