@@ -255,7 +255,7 @@ async def _mark_ready(rt: Runtime, org_id: str, branch_id: str) -> None:
 
 async def _undo(rt: Runtime, branch_id: str, spec: ComputeSpec) -> None:
     try:
-        await rt.compute.destroy(spec)
+        await computes.destroy(rt, spec)
     except Exception as exc:  # the reconciler removes what is left
         log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
     await rt.storage.delete(branch_id)
@@ -328,7 +328,7 @@ async def finish_delete(rt: Runtime, branch_id: str) -> None:
         project = row[1]
         endpoint = await _endpoint_of(session, branch_id)
     if endpoint is not None:
-        await rt.compute.destroy(computes.spec_for(rt, endpoint, project.pg_version))
+        await computes.destroy(rt, computes.spec_for(rt, endpoint, project.pg_version))
     await rt.storage.delete(branch_id)
     async with rt.sessions() as session, session.begin():
         branch_row = await session.get(Branch, branch_id)

@@ -74,3 +74,14 @@ def connection_string(
         f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:"
         f"{settings.proxy_port}/{endpoint_id}.{quote(database, safe='')}?sslmode=require"
     )
+
+
+async def stop(rt: Runtime, spec: ComputeSpec) -> None:
+    """Stops a compute and forgets the SQL API's connections to it."""
+    await rt.pools.drop(spec.endpoint_id)
+    await rt.compute.stop(spec)
+
+
+async def destroy(rt: Runtime, spec: ComputeSpec) -> None:
+    await rt.pools.drop(spec.endpoint_id)
+    await rt.compute.destroy(spec)

@@ -33,9 +33,9 @@ async def create(
 async def delete(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str, name: str
 ) -> None:
+    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     if name == PROTECTED:
         raise Conflict("The postgres database cannot be dropped")
-    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     async with dataplane.connection(rt, compute) as connection:
         if not await catalog.database_exists(connection, name):
             raise NotFound(f"Database {name!r} does not exist")

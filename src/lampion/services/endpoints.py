@@ -100,7 +100,7 @@ async def suspend_by_id(rt: Runtime, endpoint_id: str) -> bool:
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
-        await rt.compute.stop(spec)
+        await computes.stop(rt, spec)
         async with rt.sessions() as session, session.begin():
             endpoint, project = await _load(session, endpoint_id)
             changed = endpoint.status != "suspended"
@@ -186,7 +186,7 @@ async def _restart_resized(rt: Runtime, endpoint_id: str) -> None:
     async with rt.sessions() as session:
         endpoint, project = await _load(session, endpoint_id)
     spec = computes.spec_for(rt, endpoint, project.pg_version)
-    await rt.compute.stop(spec)
+    await computes.stop(rt, spec)
     try:
         await rt.compute.start(spec)
     except Exception as exc:

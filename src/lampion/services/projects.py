@@ -189,7 +189,7 @@ async def _destroy_resources(
 ) -> None:
     for spec in specs:
         try:
-            await rt.compute.destroy(spec)
+            await computes.destroy(rt, spec)
         except Exception as exc:  # keep undoing the rest; the reconciler retries later
             log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
     for branch_id in branch_ids:
