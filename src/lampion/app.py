@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lampion import __version__
-from lampion.api import api_keys, branches, endpoints, errors, health, objects, projects, sql
+from lampion.api import (
+    api_keys,
+    branches,
+    endpoints,
+    errors,
+    health,
+    metrics,
+    objects,
+    projects,
+    sql,
+)
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
@@ -16,6 +26,7 @@ from lampion.runtime import Runtime
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
+from lampion.workers.sampler import Sampler
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
             )
             workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
+            workers.every("sampler", settings.metrics_interval, Sampler(runtime).run_once)
             if settings.proxy_enabled:
                 proxy = ProxyServer(runtime)
                 await proxy.start()
@@ -62,5 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints.router)
     app.include_router(sql.router)
     app.include_router(objects.router)
+    app.include_router(metrics.router)
     app.include_router(api_keys.router)
     return app

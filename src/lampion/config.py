@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     """PEM certificate and key for the proxy. Default: self-signed, made into data_dir/tls."""
     meter_flush_interval: float = Field(5.0, gt=0)
 
+    metrics_interval: float = Field(30.0, ge=0)
+    """Seconds between metrics samples of running computes; 0 switches the sampler off."""
+    metrics_public: bool = False
+    """Serve GET /metrics (Prometheus) without an API key."""
+
     sql_statement_timeout: float = Field(30.0, gt=0, le=300)
     """Default statement timeout of the SQL API, in seconds (a request may ask up to 300)."""
     sql_max_rows: int = Field(10000, ge=1)

@@ -26,6 +26,7 @@ from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
 from lampion.store.engine import Sessions, make_engine, make_sessionmaker
 from lampion.store.migrate import upgrade_to_head
+from lampion.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from lampion.services.wake import Waker
@@ -49,12 +50,14 @@ class Runtime:
     compute: ComputeBackend
     locks: Locks = field(default_factory=Locks)
     meter: Meter = field(init=False)
+    telemetry: Telemetry = field(init=False)
     pools: Pools = field(init=False)
     waker: Waker = field(init=False)
 
     def __post_init__(self) -> None:
         from lampion.services.wake import Waker  # services build on the runtime
 
+        self.telemetry = Telemetry()
         self.meter = Meter(self.sessions)
         self.waker = Waker(self)
         self.pools = Pools()

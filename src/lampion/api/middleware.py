@@ -74,6 +74,7 @@ class RequestContextMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body.encode()})
         finally:
+            _observe(scope, status, time.monotonic() - started)
             log.info(
                 "request",
                 method=scope["method"],
@@ -94,3 +95,13 @@ def _json_by_default(scope: Scope, headers: dict[bytes, bytes]) -> Scope:
     rewritten = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
     rewritten.append((b"content-type", b"application/json"))
     return {**scope, "headers": rewritten}
+
+
+def _observe(scope: Scope, status: int, seconds: float) -> None:
+    """Prometheus request metrics, labelled by route template (not the raw path)."""
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    if runtime is None:
+        return
+    route = scope.get("route")
+    path = getattr(route, "path", None) or "unmatched"
+    runtime.telemetry.observe_request(scope["method"], path, status, seconds)

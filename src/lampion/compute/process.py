@@ -202,21 +202,17 @@ class ProcessBackend:
         return ComputeStatus(running=True, pid=pid)
 
     async def stats(self, spec: ComputeSpec) -> ComputeStats | None:
-        status = await self.status(spec)
-        if not status.running or status.pid is None:
-            return None
-        try:
-            root = psutil.Process(status.pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return None
-        cpu, rss = 0.0, 0
-        for process in processes:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                times = process.cpu_times()
-                cpu += times.user + times.system
-                rss += process.memory_info().rss
-        return ComputeStats(cpu_seconds=cpu, memory_bytes=rss)
+        return (await self.stats_many([spec])).get(spec.endpoint_id)
+
+    async def stats_many(self, specs: list[ComputeSpec]) -> dict[str, ComputeStats]:
+        postmasters = {}
+        for spec in specs:
+            status = await self.status(spec)
+            if status.running and status.pid is not None:
+                postmasters[status.pid] = spec.endpoint_id
+        if not postmasters:
+            return {}
+        return await asyncio.to_thread(_sum_process_trees, postmasters)
 
     async def running_endpoints(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -229,6 +225,23 @@ class ProcessBackend:
             if endpoint_id and socket_dir == str(self._socket_dir(endpoint_id)):
                 found[endpoint_id] = process.info["pid"]
         return found
+
+
+def _sum_process_trees(postmasters: dict[int, str]) -> dict[str, ComputeStats]:
+    """CPU seconds and RSS of each postmaster and its children, from one process-table scan
+    (asking each process for its children would rescan the table every time)."""
+    cpu: dict[str, float] = {}
+    rss: dict[str, int] = {}
+    for process in psutil.process_iter(["pid", "ppid", "cpu_times", "memory_info"]):
+        info = process.info
+        endpoint_id = postmasters.get(info["pid"]) or postmasters.get(info["ppid"])
+        if endpoint_id is None or info["cpu_times"] is None or info["memory_info"] is None:
+            continue
+        cpu[endpoint_id] = (
+            cpu.get(endpoint_id, 0.0) + info["cpu_times"].user + info["cpu_times"].system
+        )
+        rss[endpoint_id] = rss.get(endpoint_id, 0) + info["memory_info"].rss
+    return {e: ComputeStats(cpu_seconds=cpu[e], memory_bytes=rss[e]) for e in cpu}
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -22,7 +22,7 @@ from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchCreate, BranchCreated
-from lampion.services import computes, events, intervals
+from lampion.services import computes, events, intervals, plans
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.store.models import Branch, Endpoint, Project
@@ -204,6 +204,7 @@ async def _insert_rows(
         now = utcnow()
         try:
             async with rt.sessions() as session, session.begin():
+                await plans.check_new_branch(session, project.org_id, project.id)
                 branch = Branch(
                     id=ids.branch_id(),
                     project_id=project.id,

@@ -15,7 +15,7 @@ from lampion.pg.admin import reload_config
 from lampion.runtime import Runtime
 from lampion.schemas.endpoints import Endpoint as EndpointOut
 from lampion.schemas.endpoints import EndpointState, EndpointUpdate
-from lampion.services import computes, events, intervals
+from lampion.services import computes, events, intervals, plans
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.store.models import Endpoint, Project
@@ -163,6 +163,8 @@ async def update(
         )
     async with rt.sessions() as session:
         await owned(session, principal, project_id, endpoint_id)
+        if "compute_units" in changes:
+            await plans.check_compute_units(session, principal.org_id, changes["compute_units"])
     async with (
         rt.locks.shared(project_id, f"project {project_id}"),
         rt.locks.exclusive(endpoint_id, f"endpoint {endpoint_id}"),

@@ -6,17 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
-from lampion.errors import InvalidRequest
+from lampion.services import plans
 from lampion.store.models import Org
-
-PLAN_NAMES = ("free", "dev", "pro")
 
 
 async def get_or_create(session: AsyncSession, name: str, plan: str | None = None) -> Org:
-    if plan is not None and plan not in PLAN_NAMES:
-        raise InvalidRequest(
-            f"Unknown plan {plan!r}", details={"field": "plan", "allowed_values": list(PLAN_NAMES)}
-        )
+    if plan is not None:
+        await plans.validate_name(session, plan)
     org = await session.scalar(select(Org).where(Org.name == name))
     if org is None:
         org = Org(id=ids.org_id(), name=name, plan=plan or "free")

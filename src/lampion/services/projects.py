@@ -15,7 +15,7 @@ from lampion.errors import InvalidRequest, NotFound, ProvisioningFailed, Service
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project as ProjectOut
 from lampion.schemas.projects import ProjectCreate, ProjectCreated
-from lampion.services import computes, events, intervals
+from lampion.services import computes, events, intervals, plans
 from lampion.services.auth import Principal
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -115,6 +115,7 @@ async def _insert_rows(
         now = utcnow()
         try:
             async with rt.sessions() as session, session.begin():
+                await plans.check_new_project(session, principal.org_id)
                 project = Project(
                     id=ids.project_id(),
                     org_id=principal.org_id,

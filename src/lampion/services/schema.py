@@ -25,7 +25,7 @@ async def browse(
 ) -> SchemaListing:
     if schema is not None and database is None:
         raise InvalidRequest("schema needs database", details={"field": "schema"})
-    endpoint_id = endpoint_id or await _endpoint_of(rt, principal, project_id, branch_id)
+    endpoint_id = endpoint_id or await endpoint_of(rt, principal, project_id, branch_id)
     compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     if database is None:
         async with dataplane.connection(rt, compute) as connection:
@@ -38,7 +38,7 @@ async def browse(
         return SchemaListing(type="tables", items=await catalog.list_tables(connection, schema))
 
 
-async def _endpoint_of(
+async def endpoint_of(
     rt: Runtime, principal: Principal, project_id: str, branch_ref: str | None
 ) -> str:
     """The endpoint of the given branch (id or name), by default of the primary branch."""

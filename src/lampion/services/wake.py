@@ -36,6 +36,8 @@ class Waker:
             try:
                 if await endpoints.resume_by_id(self.rt, endpoint_id):
                     self.wake_count += 1
+                    self.rt.telemetry.wakeups.inc()
+                    self.rt.telemetry.wakeup_latency.observe(time.monotonic() - started)
                     log.info(
                         "endpoint.woken",
                         endpoint_id=endpoint_id,

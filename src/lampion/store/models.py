@@ -15,6 +15,55 @@ class Base(DeclarativeBase):
     pass
 
 
+class Plan(Base):
+    """A pricing plan and every limit it enforces (seeded by a migration)."""
+
+    __tablename__ = "plans"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    max_projects: Mapped[int] = mapped_column(Integer)
+    max_branches_per_project: Mapped[int] = mapped_column(Integer)
+    max_compute_units: Mapped[float] = mapped_column(Float)
+    cu_hour_usd: Mapped[float] = mapped_column(Float)
+    storage_gb_month_usd: Mapped[float] = mapped_column(Float)
+    transfer_gb_usd: Mapped[float] = mapped_column(Float)
+    api_requests_per_hour: Mapped[int] = mapped_column(Integer)
+    api_burst: Mapped[int] = mapped_column(Integer)
+
+
+class MetricsSnapshot(Base):
+    """A running compute's vital signs, every 30 s, kept 24 h."""
+
+    __tablename__ = "metrics_snapshots"
+    __table_args__ = (Index("ix_metrics_snapshots_endpoint_at", "endpoint_id", "snapshot_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    snapshot_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    connections_total: Mapped[int] = mapped_column(Integer)
+    connections_active: Mapped[int] = mapped_column(Integer)
+    cache_hit_ratio: Mapped[float] = mapped_column(Float)
+    storage_logical_mb: Mapped[float] = mapped_column(Float)
+    compute_cpu_seconds: Mapped[float] = mapped_column(Float)
+    memory_mb: Mapped[float] = mapped_column(Float)
+
+
+class StorageSample(Base):
+    """An endpoint's logical size over time (kept for billing; suspended ones too)."""
+
+    __tablename__ = "storage_samples"
+    __table_args__ = (Index("ix_storage_samples_endpoint_at", "endpoint_id", "sampled_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(32), index=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    endpoint_id: Mapped[str] = mapped_column(String(32))
+    sampled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    storage_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
 class Org(Base):
     __tablename__ = "orgs"
 
