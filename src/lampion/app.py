@@ -18,6 +18,7 @@ from lampion.api import (
     objects,
     projects,
     sql,
+    webhooks,
 )
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
@@ -27,6 +28,7 @@ from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
 from lampion.workers.sampler import Sampler
+from lampion.workers.webhooks import WebhookWorker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
         workers = Workers()
+        webhook_worker: WebhookWorker | None = None
         proxy: ProxyServer | None = None
         try:
             reconciler = Reconciler(runtime)
@@ -48,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
             workers.every("sampler", settings.metrics_interval, Sampler(runtime).run_once)
+            webhook_worker = WebhookWorker(runtime)
+            app.state.webhook_worker = webhook_worker
+            workers.every("webhooks", settings.webhook_interval, webhook_worker.run_once)
             if settings.proxy_enabled:
                 proxy = ProxyServer(runtime)
                 await proxy.start()
@@ -57,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if proxy is not None:
                 await proxy.stop()
             await workers.stop()
+            if webhook_worker is not None:
+                await webhook_worker.close()
             await runtime.meter.flush()
             await runtime.close()
 
@@ -75,5 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sql.router)
     app.include_router(objects.router)
     app.include_router(metrics.router)
+    app.include_router(webhooks.router)
     app.include_router(api_keys.router)
     return app

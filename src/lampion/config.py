@@ -43,6 +43,25 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     """Serve GET /metrics (Prometheus) without an API key."""
 
+    webhook_interval: float = Field(1.0, ge=0)
+    """Seconds between webhook worker passes; 0 switches delivery off."""
+    webhook_timeout: float = Field(10.0, gt=0)
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = [
+        5,
+        300,
+        1800,
+        7200,
+        18000,
+        36000,
+        36000,
+    ]
+    """Seconds before each retry (with jitter); when exhausted the webhook is disabled."""
+    webhook_concurrency: int = Field(16, ge=1)
+    webhook_allow_private: bool = False
+    """Allow webhook URLs on loopback, private, link-local… addresses (tests, trusted LANs)."""
+    webhook_allowed_cidrs: Annotated[list[str], NoDecode] = []
+    """Networks allowed even though private (e.g. 10.1.2.0/24), comma-separated."""
+
     sql_statement_timeout: float = Field(30.0, gt=0, le=300)
     """Default statement timeout of the SQL API, in seconds (a request may ask up to 300)."""
     sql_max_rows: int = Field(10000, ge=1)
@@ -78,7 +97,7 @@ class Settings(BaseSettings):
     provisioning_grace: float = Field(600.0, gt=0)
     """A create still unfinished after this long was cut short by a crash: undo it."""
 
-    @field_validator("regions", mode="before")
+    @field_validator("regions", "webhook_allowed_cidrs", "webhook_retry_schedule", mode="before")
     @classmethod
     def _split_regions(cls, value: object) -> object:
         if isinstance(value, str):

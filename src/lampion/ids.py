@@ -46,6 +46,14 @@ def event_id() -> str:
     return f"evt_{random_chars(24)}"
 
 
+def webhook_id() -> str:
+    return _new("wh")
+
+
+def delivery_id() -> str:
+    return f"dlv_{random_chars(24)}"
+
+
 def request_id() -> str:
     return f"req_{random_chars(20)}"
 

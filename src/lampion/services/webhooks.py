@@ -1,0 +1,208 @@
+"""Org webhooks: who gets which events, with secrets stored encrypted (they must sign)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lampion import ids
+from lampion.errors import InvalidRequest, NotFound
+from lampion.runtime import Runtime
+from lampion.schemas.webhooks import (
+    Attempt,
+    Delivery,
+    TestSent,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookUpdate,
+)
+from lampion.schemas.webhooks import (
+    Webhook as WebhookOut,
+)
+from lampion.services import events
+from lampion.services.auth import Principal
+from lampion.store.models import Webhook, WebhookDelivery
+from lampion.store.types import utcnow
+from lampion.webhooks import signing
+from lampion.webhooks.ssrf import AddressPolicy, Refused
+
+EVENT_TYPES = (
+    "project.created", "project.deleted", "branch.created", "branch.deleted",
+    "endpoint.suspended", "endpoint.resumed", "endpoint.updated", "endpoint.failed",
+    "database.created", "database.deleted", "role.created", "role.deleted",
+    "extension.installed", "extension.uninstalled", "allowlist.updated",
+    "api_key.created", "api_key.revoked", "webhook.disabled", "webhook.test",
+)  # fmt: skip
+RECENT_DELIVERIES = 100
+
+
+def policy(rt: Runtime) -> AddressPolicy:
+    return AddressPolicy(rt.settings.webhook_allow_private, rt.settings.webhook_allowed_cidrs)
+
+
+def _out(row: Webhook) -> WebhookOut:
+    return WebhookOut(
+        id=row.id,
+        url=row.url,
+        events=list(row.events),
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        created_at=row.created_at,
+    )
+
+
+def _check_events(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n != "*" and n not in EVENT_TYPES]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown event types: {', '.join(unknown)}",
+            details={"field": "events", "allowed_values": ["*", *EVENT_TYPES]},
+        )
+    return sorted(set(names))
+
+
+async def _check_url(rt: Runtime, url: str) -> None:
+    try:
+        await policy(rt).resolve(url)
+    except Refused as exc:
+        raise InvalidRequest(f"Webhook URL refused: {exc}", details={"field": "url"}) from exc
+
+
+async def _owned(session: AsyncSession, principal: Principal, webhook_id: str) -> Webhook:
+    row = await session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id, Webhook.org_id == principal.org_id)
+    )
+    if row is None:
+        raise NotFound(f"Webhook {webhook_id} not found")
+    return row
+
+
+async def list_webhooks(rt: Runtime, principal: Principal) -> list[WebhookOut]:
+    async with rt.sessions() as session:
+        rows = await session.scalars(
+            select(Webhook)
+            .where(Webhook.org_id == principal.org_id)
+            .order_by(Webhook.created_at, Webhook.id)
+        )
+        return [_out(row) for row in rows]
+
+
+async def create(rt: Runtime, principal: Principal, body: WebhookCreate) -> WebhookCreated:
+    chosen = _check_events(body.events)
+    secret = body.secret or signing.new_secret()
+    try:
+        signing.check_secret(secret)
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid secret: {exc}", details={"field": "secret"}) from exc
+    await _check_url(rt, body.url)
+    row = Webhook(
+        id=ids.webhook_id(),
+        org_id=principal.org_id,
+        url=body.url,
+        events=chosen,
+        secret_enc=rt.secrets.encrypt(secret),
+        enabled=True,
+        created_at=utcnow(),
+    )
+    async with rt.sessions() as session, session.begin():
+        session.add(row)
+    return WebhookCreated(**_out(row).model_dump(), secret=secret)
+
+
+async def update(
+    rt: Runtime, principal: Principal, webhook_id: str, body: WebhookUpdate
+) -> WebhookOut:
+    chosen = _check_events(body.events) if body.events is not None else None
+    if body.url is not None:
+        await _check_url(rt, body.url)
+    async with rt.sessions() as session, session.begin():
+        row = await _owned(session, principal, webhook_id)
+        if body.url is not None:
+            row.url = body.url
+        if chosen is not None:
+            row.events = chosen
+        if body.enabled is not None:
+            row.enabled = body.enabled
+            if body.enabled:
+                row.disabled_reason = None
+        return _out(row)
+
+
+async def delete(rt: Runtime, principal: Principal, webhook_id: str) -> None:
+    async with rt.sessions() as session, session.begin():
+        await session.delete(await _owned(session, principal, webhook_id))
+
+
+def delivery_out(row: WebhookDelivery) -> Delivery:
+    last = row.attempts[-1] if row.attempts else {}
+    return Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        status=row.status,
+        attempt=row.attempt,
+        status_code=last.get("status_code"),
+        error=last.get("error"),
+        duration_ms=last.get("duration_ms"),
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        created_at=row.created_at,
+        attempts=[Attempt(**a) for a in row.attempts],
+    )
+
+
+async def deliveries(rt: Runtime, principal: Principal, webhook_id: str) -> list[Delivery]:
+    async with rt.sessions() as session:
+        await _owned(session, principal, webhook_id)
+        rows = await session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .limit(RECENT_DELIVERIES)
+        )
+        return [delivery_out(row) for row in rows]
+
+
+def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery:
+    now = utcnow()
+    return WebhookDelivery(
+        id=ids.delivery_id(),
+        webhook_id=webhook_id,
+        event_id=str(payload["id"]),
+        event_type=str(payload["type"]),
+        payload=payload,
+        status="pending",
+        attempt=0,
+        next_attempt_at=now,
+        attempts=[],
+        created_at=now,
+    )
+
+
+async def redeliver(
+    rt: Runtime, principal: Principal, webhook_id: str, delivery_id: str
+) -> Delivery:
+    """The same event again (same webhook-id, so receivers can de-duplicate)."""
+    async with rt.sessions() as session, session.begin():
+        await _owned(session, principal, webhook_id)
+        original = await session.scalar(
+            select(WebhookDelivery).where(
+                WebhookDelivery.id == delivery_id, WebhookDelivery.webhook_id == webhook_id
+            )
+        )
+        if original is None:
+            raise NotFound(f"Delivery {delivery_id} not found")
+        again = new_delivery(webhook_id, dict(original.payload))
+        session.add(again)
+    return delivery_out(again)
+
+
+async def send_test(rt: Runtime, principal: Principal, webhook_id: str) -> TestSent:
+    async with rt.sessions() as session, session.begin():
+        row = await _owned(session, principal, webhook_id)
+        event = events.emit(
+            session, principal.org_id, "webhook.test", {"webhook_id": row.id, "url": row.url}
+        )
+        event.dispatched_at = utcnow()  # for this webhook only, not the org's others
+        delivery = new_delivery(row.id, dict(event.payload))
+        session.add(delivery)
+    return TestSent(event_id=event.id, delivery_id=delivery.id, payload=event.payload)
