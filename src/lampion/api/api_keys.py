@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.ids import API_KEY_PREFIX
 from lampion.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated
@@ -24,10 +25,17 @@ def _out(row: ApiKeyRow) -> ApiKey:
 
 
 @router.get("", response_model=list[ApiKey], responses=errors(403))
-async def list_api_keys(rt: RuntimeDep, principal: PrincipalDep) -> list[ApiKey]:
+async def list_api_keys(
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+) -> list[ApiKey]:
     """List the organization's active API keys (admin keys only). Keys are never shown."""
     principal.require_admin()
-    return [_out(row) for row in await api_keys.list_keys(rt.sessions, principal.org_id)]
+    items = [_out(row) for row in await api_keys.list_keys(rt.sessions, principal.org_id)]
+    return paginate(request, response, items, page, ("name", "permission", "created_at"))
 
 
 @router.post(

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.branches import Branch, BranchCreate, BranchCreated
 from lampion.services import branches
@@ -11,9 +12,18 @@ router = APIRouter(prefix="/v1/projects/{project_id}/branches", tags=["Branches"
 
 
 @router.get("", response_model=list[Branch], responses=errors(404))
-async def list_branches(project_id: str, rt: RuntimeDep, principal: PrincipalDep) -> list[Branch]:
+async def list_branches(
+    project_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+    name: str | None = None,
+) -> list[Branch]:
     """List the project's branches; the first one, `main`, is the primary branch."""
-    return await branches.list_branches(rt, principal, project_id)
+    items = await branches.list_branches(rt, principal, project_id)
+    return paginate(request, response, items, page, ("name", "created_at"), {"name": name})
 
 
 @router.post(

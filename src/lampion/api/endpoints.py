@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request, Response
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.endpoints import AllowlistUpdate, Endpoint, EndpointState, EndpointUpdate
 from lampion.services import endpoints
@@ -12,10 +13,26 @@ router = APIRouter(prefix="/v1/projects/{project_id}/endpoints", tags=["Endpoint
 
 @router.get("", response_model=list[Endpoint], responses=errors(404))
 async def list_endpoints(
-    project_id: str, rt: RuntimeDep, principal: PrincipalDep
+    project_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+    status: str | None = None,
+    branch_id: str | None = None,
 ) -> list[Endpoint]:
-    """List endpoints with connection strings and passwords."""
-    return await endpoints.list_endpoints(rt, principal, project_id)
+    """List endpoints with connection strings and passwords (filters: `status`,
+    `branch_id`)."""
+    items = await endpoints.list_endpoints(rt, principal, project_id)
+    return paginate(
+        request,
+        response,
+        items,
+        page,
+        ("created_at", "status", "compute_units"),
+        {"status": status, "branch_id": branch_id},
+    )
 
 
 @router.get("/{endpoint_id}", response_model=Endpoint, responses=errors(404))

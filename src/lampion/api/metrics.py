@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.metrics import LiveMetrics, OrgUsage, Snapshot, Usage
 from lampion.schemas.plans import Plan
@@ -32,13 +33,17 @@ async def live_metrics(
 )
 async def metrics_history(
     project_id: str,
+    request: Request,
+    response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
     hours: Annotated[int, Query(ge=1, le=24)] = 6,
     endpoint_id: str | None = None,
+    page: Paging = Depends(paging),
 ) -> list[Snapshot]:
     """Snapshots of the last `hours` (1…24), oldest first (one every 30 s while running)."""
-    return await metrics.history(rt, principal, project_id, endpoint_id, hours)
+    items = await metrics.history(rt, principal, project_id, endpoint_id, hours)
+    return paginate(request, response, items, page, ("snapshot_at",))
 
 
 @router.get("/v1/projects/{project_id}/usage", response_model=Usage, responses=errors(404))
@@ -56,9 +61,16 @@ async def org_usage(rt: RuntimeDep, principal: PrincipalDep, period: Period = No
 
 
 @router.get("/v1/plans", response_model=list[Plan], tags=["Plans"], responses=errors())
-async def list_plans(rt: RuntimeDep, principal: PrincipalDep) -> list[Plan]:
+async def list_plans(
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+) -> list[Plan]:
     """Plans with their limits and prices."""
-    return await plans.list_plans(rt.sessions)
+    items = await plans.list_plans(rt.sessions)
+    return paginate(request, response, items, page, ("name", "cu_hour_usd", "max_projects"))
 
 
 @router.get("/metrics", include_in_schema=False)

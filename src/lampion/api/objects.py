@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.objects import (
     Database,
@@ -27,10 +28,17 @@ Db = Annotated[str, Query(min_length=1, max_length=63)]
 
 @router.get("/databases", response_model=list[Database], tags=["Databases"], responses=errors(404))
 async def list_databases(
-    project_id: str, endpoint_id: str, rt: RuntimeDep, principal: PrincipalDep
+    project_id: str,
+    endpoint_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
 ) -> list[Database]:
     """List databases with encoding, size and owner."""
-    return await databases.list_databases(rt, principal, project_id, endpoint_id)
+    items = await databases.list_databases(rt, principal, project_id, endpoint_id)
+    return paginate(request, response, items, page, ("name", "size_bytes", "owner"))
 
 
 @router.post(
@@ -64,10 +72,17 @@ async def drop_database(
 
 @router.get("/roles", response_model=list[Role], tags=["Roles"], responses=errors(404))
 async def list_roles(
-    project_id: str, endpoint_id: str, rt: RuntimeDep, principal: PrincipalDep
+    project_id: str,
+    endpoint_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
 ) -> list[Role]:
     """List roles (not PostgreSQL's own `pg_*` roles)."""
-    return await roles.list_roles(rt, principal, project_id, endpoint_id)
+    items = await roles.list_roles(rt, principal, project_id, endpoint_id)
+    return paginate(request, response, items, page, ("name",))
 
 
 @router.post(
@@ -106,12 +121,18 @@ async def drop_role(
 async def list_extensions(
     project_id: str,
     endpoint_id: str,
+    request: Request,
+    response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
     database: Db = "postgres",
+    page: Paging = Depends(paging),
+    installed: bool | None = None,
 ) -> list[Extension]:
-    """Available extensions and whether each is installed in `database`."""
-    return await extensions.list_extensions(rt, principal, project_id, endpoint_id, database)
+    """Available extensions and whether each is installed in `database` (filter:
+    `installed`)."""
+    items = await extensions.list_extensions(rt, principal, project_id, endpoint_id, database)
+    return paginate(request, response, items, page, ("name",), {"installed": installed})
 
 
 @router.post(

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.projects import Project, ProjectCreate, ProjectCreated
 from lampion.services import projects
@@ -11,9 +12,26 @@ router = APIRouter(prefix="/v1/projects", tags=["Projects"])
 
 
 @router.get("", response_model=list[Project], responses=errors(403))
-async def list_projects(rt: RuntimeDep, principal: PrincipalDep) -> list[Project]:
-    """List all projects."""
-    return list(await projects.list_projects(rt, principal))
+async def list_projects(
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+    name: str | None = None,
+    region: str | None = None,
+) -> list[Project]:
+    """List all projects (filters: `name`, `region`; sort: `name`, `region`, `pg_version`,
+    `created_at`)."""
+    items = await projects.list_projects(rt, principal)
+    return paginate(
+        request,
+        response,
+        items,
+        page,
+        ("name", "region", "pg_version", "created_at"),
+        {"name": name, "region": region},
+    )
 
 
 @router.post(

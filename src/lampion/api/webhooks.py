@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
+from lampion.api.listing import Paging, paginate, paging
 from lampion.api.responses import errors
 from lampion.schemas.webhooks import (
     Delivery,
@@ -18,9 +19,17 @@ router = APIRouter(prefix="/v1/orgs/webhooks", tags=["Webhooks"])
 
 
 @router.get("", response_model=list[Webhook], responses=errors())
-async def list_webhooks(rt: RuntimeDep, principal: PrincipalDep) -> list[Webhook]:
-    """The organization's webhooks (never their secrets)."""
-    return await webhooks.list_webhooks(rt, principal)
+async def list_webhooks(
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
+    enabled: bool | None = None,
+) -> list[Webhook]:
+    """The organization's webhooks (never their secrets); filter: `enabled`."""
+    items = await webhooks.list_webhooks(rt, principal)
+    return paginate(request, response, items, page, ("created_at", "url"), {"enabled": enabled})
 
 
 @router.post(
@@ -57,10 +66,16 @@ async def delete_webhook(webhook_id: str, rt: RuntimeDep, principal: PrincipalDe
 
 @router.get("/{webhook_id}/deliveries", response_model=list[Delivery], responses=errors(404))
 async def list_deliveries(
-    webhook_id: str, rt: RuntimeDep, principal: PrincipalDep
+    webhook_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    page: Paging = Depends(paging),
 ) -> list[Delivery]:
     """Recent deliveries, newest first, with their attempts and next retry."""
-    return await webhooks.deliveries(rt, principal, webhook_id)
+    items = await webhooks.deliveries(rt, principal, webhook_id)
+    return paginate(request, response, items, page, ("created_at", "event_type", "status"))
 
 
 @router.post(
