@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: Annotated[list[str], NoDecode] = []
     """Networks allowed even though private (e.g. 10.1.2.0/24), comma-separated."""
 
+    rate_limit_enabled: bool = True
+    """Token buckets per API key (the plan's rate and burst) and per org (three times both),
+    kept in the metadata store so that they hold across replicas."""
+
     sql_statement_timeout: float = Field(30.0, gt=0, le=300)
     """Default statement timeout of the SQL API, in seconds (a request may ask up to 300)."""
     sql_max_rows: int = Field(10000, ge=1)

@@ -10,9 +10,15 @@ class LampionError(Exception):
     code = "server_error"
     default_message = "Internal server error"
 
-    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.message = message or self.default_message
         self.details = details or {}
+        self.headers = headers or {}
         super().__init__(self.message)
 
 

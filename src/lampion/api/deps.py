@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from lampion.runtime import Runtime
+from lampion.services import ratelimit
 from lampion.services.auth import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer lmp_live_…`")
@@ -30,6 +31,9 @@ async def get_principal(
 ) -> Principal:
     presented = bearer.credentials if bearer else api_key
     principal = await authenticate(runtime.sessions, presented)
+    if runtime.settings.rate_limit_enabled:
+        state = await ratelimit.consume(runtime.sessions, principal)
+        request.state.rate_limit_headers = state.headers()
     if request.method not in _SAFE_METHODS:
         principal.require_write()
     return principal

@@ -44,8 +44,10 @@ def error_response(
 
 async def _lampion_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LampionError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+    headers = dict(exc.headers)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers or None)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -45,10 +45,12 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
+                rate = (scope.get("state") or {}).get("rate_limit_headers") or {}
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
                     (b"x-lampion-version", __version__.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in rate.items()),
                 ]
             await send(message)
 

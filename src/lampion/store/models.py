@@ -207,6 +207,18 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class RateBucket(Base):
+    """A token bucket (per API key, per org), updated atomically by each request."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    """Unix time, so both stores can do the refill arithmetic in SQL."""
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Event(Base):
     """Transactional outbox: written with the change it describes, delivered later."""
 
