@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import asyncpg
@@ -28,8 +29,9 @@ class MetadataServer:
 
     async def _started(self) -> ComputeSpec:
         if self._spec is None:
-            data_dir = await self._storage.create_root("metadata", self._install)
-            spec = ComputeSpec("metadata", data_dir, self._port, self._install)
+            name = f"metadata-{os.getpid()}"
+            data_dir = await self._storage.create_root(name, self._install)
+            spec = ComputeSpec(name, data_dir, self._port, self._install)
             await self._backend.start(spec)
             self._spec = spec
         return self._spec

@@ -156,10 +156,12 @@ class ProcessBackend:
         a new postmaster on the same data dir refuses to start until they are gone."""
         title = f"postgres: {endpoint_id}: "
         orphans = []
-        for process in psutil.process_iter(["cmdline", "uids"]):
+        for process in psutil.process_iter(["cmdline", "uids", "ppid"]):
             cmdline = process.info["cmdline"] or []
             uids = process.info["uids"]
-            if cmdline and cmdline[0].startswith(title) and uids and uids.real == self._user.uid:
+            if not (cmdline and cmdline[0].startswith(title) and uids):
+                continue
+            if uids.real == self._user.uid and not _has_live_postmaster(process.info["ppid"]):
                 orphans.append(process)
         for process in orphans:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -249,6 +251,16 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text().splitlines()
     except (FileNotFoundError, PermissionError, UnicodeDecodeError):
         return []
+
+
+def _has_live_postmaster(ppid: int) -> bool:
+    """A backend whose parent is a running postmaster belongs to a live server (perhaps
+    another control plane's), not to one that was killed."""
+    try:
+        parent = psutil.Process(ppid)
+        return parent.status() != psutil.STATUS_ZOMBIE and "-D" in parent.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
 
 
 def _reap_if_zombie_child(pid_file: Path) -> None:
