@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from lampion import __version__
 from lampion.api import (
@@ -20,6 +21,7 @@ from lampion.api import (
     sql,
     webhooks,
 )
+from lampion.api.idempotency import IdempotencyMiddleware
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
@@ -29,6 +31,11 @@ from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
 from lampion.workers.sampler import Sampler
 from lampion.workers.webhooks import WebhookWorker
+
+EXPOSED_HEADERS = [
+    "X-Request-Id", "X-Lampion-Version", "X-Total-Count", "Link", "X-RateLimit-Limit",
+    "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed",
+]  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,7 +82,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(IdempotencyMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-Id",
+            ],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids and headers on everything
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(branches.router)

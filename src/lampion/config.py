@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: Annotated[list[str], NoDecode] = []
     """Networks allowed even though private (e.g. 10.1.2.0/24), comma-separated."""
 
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Origins a browser console may call the API from (comma-separated; none by default)."""
     rate_limit_enabled: bool = True
     """Token buckets per API key (the plan's rate and burst) and per org (three times both),
     kept in the metadata store so that they hold across replicas."""
@@ -101,7 +103,9 @@ class Settings(BaseSettings):
     provisioning_grace: float = Field(600.0, gt=0)
     """A create still unfinished after this long was cut short by a crash: undo it."""
 
-    @field_validator("regions", "webhook_allowed_cidrs", "webhook_retry_schedule", mode="before")
+    @field_validator(
+        "regions", "webhook_allowed_cidrs", "webhook_retry_schedule", "cors_origins", mode="before"
+    )
     @classmethod
     def _split_regions(cls, value: object) -> object:
         if isinstance(value, str):

@@ -115,3 +115,28 @@ async def test_openapi_documents_auth_and_errors(app: FastAPI) -> None:
     assert create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "ErrorBody"
     )
+
+
+async def test_cors_for_a_console_on_another_origin(settings: Settings) -> None:
+    console = make_settings(
+        settings.data_dir.parent / "data-cors",
+        settings.template_root,
+        cors_origins="https://console.example.com",
+    )
+    async with running_app(console) as app, client_for(app) as client:
+        preflight = await client.options(
+            "/v1/projects",
+            headers={
+                "Origin": "https://console.example.com",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,idempotency-key",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://console.example.com"
+        simple = await client.get("/healthz", headers={"Origin": "https://console.example.com"})
+        exposed = simple.headers["access-control-expose-headers"]
+        for header in ("X-Total-Count", "Link", "X-RateLimit-Remaining", "X-Request-Id"):
+            assert header in exposed
+        other = await client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in other.headers

@@ -219,6 +219,25 @@ class RateBucket(Base):
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class IdempotencyKey(Base):
+    """The first response to a POST with an Idempotency-Key, replayed for 24 h."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("uq_idempotency_principal_key", "principal", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the API key that sent it."""
+    key: Mapped[str] = mapped_column(String(255))
+    route: Mapped[str] = mapped_column(String(300))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """None while the first request is in flight."""
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    response_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Event(Base):
     """Transactional outbox: written with the change it describes, delivered later."""
 
