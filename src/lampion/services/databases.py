@@ -6,7 +6,7 @@ from lampion.errors import Conflict, NotFound
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Database, DatabaseCreate
-from lampion.services import dataplane, events
+from lampion.services import dataplane
 from lampion.services.auth import Principal
 
 PROTECTED = "postgres"
@@ -26,7 +26,7 @@ async def create(
     compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     async with dataplane.connection(rt, compute) as connection:
         await catalog.create_database(connection, body.name, body.owner)
-    await _announce(rt, principal, compute, "database.created", body.name)
+    await dataplane.announce(rt, principal, compute, "database.created", name=body.name)
     return Database(name=body.name, owner=body.owner or "cloud_admin")
 
 
@@ -41,16 +41,4 @@ async def delete(
             raise NotFound(f"Database {name!r} does not exist")
         await rt.pools.drop(compute.endpoint.id, name)
         await catalog.drop_database(connection, name)
-    await _announce(rt, principal, compute, "database.deleted", name)
-
-
-async def _announce(
-    rt: Runtime, principal: Principal, compute: dataplane.Compute, kind: str, name: str
-) -> None:
-    async with rt.sessions() as session, session.begin():
-        events.emit(
-            session,
-            principal.org_id,
-            kind,
-            {"name": name, "endpoint_id": compute.endpoint.id, "project_id": compute.project.id},
-        )
+    await dataplane.announce(rt, principal, compute, "database.deleted", name=name)

@@ -12,7 +12,7 @@ from lampion.compute.base import AdminTarget, ComputeSpec
 from lampion.compute.installations import PgInstall
 from lampion.errors import NotFound
 from lampion.runtime import Runtime
-from lampion.services import computes
+from lampion.services import computes, events
 from lampion.services.auth import Principal
 from lampion.services.endpoints import owned
 from lampion.services.pgerrors import translate
@@ -56,3 +56,16 @@ async def connection(
         raise NotFound(f"Database {database!r} does not exist") from exc
     except asyncpg.PostgresError as exc:
         raise translate(exc) from exc
+
+
+async def announce(
+    rt: Runtime, principal: Principal, compute: Compute, kind: str, **data: str
+) -> None:
+    """The event of a change made inside a compute (emitted once the change succeeded)."""
+    async with rt.sessions() as session, session.begin():
+        events.emit(
+            session,
+            principal.org_id,
+            kind,
+            {**data, "endpoint_id": compute.endpoint.id, "project_id": compute.project.id},
+        )

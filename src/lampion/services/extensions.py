@@ -6,7 +6,7 @@ from lampion.errors import NotFound
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Extension
-from lampion.services import dataplane, events
+from lampion.services import dataplane
 from lampion.services.auth import Principal
 
 ALIASES = {"pgvector": "vector"}
@@ -33,7 +33,9 @@ async def install(
                 details={"available": sorted(available)},
             )
         version = await catalog.create_extension(connection, real)
-    await _announce(rt, principal, compute, "extension.installed", name, database)
+    await dataplane.announce(
+        rt, principal, compute, "extension.installed", name=name, database=database
+    )
     return Extension(
         name=name,
         installed=True,
@@ -50,26 +52,6 @@ async def uninstall(
     async with dataplane.connection(rt, compute, database) as connection:
         if not await catalog.drop_extension(connection, real):
             raise NotFound(f"Extension {name!r} is not installed in database {database!r}")
-    await _announce(rt, principal, compute, "extension.uninstalled", name, database)
-
-
-async def _announce(
-    rt: Runtime,
-    principal: Principal,
-    compute: dataplane.Compute,
-    kind: str,
-    name: str,
-    database: str,
-) -> None:
-    async with rt.sessions() as session, session.begin():
-        events.emit(
-            session,
-            principal.org_id,
-            kind,
-            {
-                "name": name,
-                "database": database,
-                "endpoint_id": compute.endpoint.id,
-                "project_id": compute.project.id,
-            },
-        )
+    await dataplane.announce(
+        rt, principal, compute, "extension.uninstalled", name=name, database=database
+    )

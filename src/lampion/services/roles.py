@@ -8,7 +8,7 @@ from lampion.errors import Conflict, NotFound
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Role, RoleCreate, RoleCreated
-from lampion.services import dataplane, events
+from lampion.services import dataplane
 from lampion.services.auth import Principal
 from lampion.storage.templates import SUPERUSER
 
@@ -30,7 +30,7 @@ async def create(
     async with dataplane.connection(rt, compute) as connection:
         verifier = scram_sha256_verifier(password) if password else None
         await catalog.create_role(connection, body.name, verifier, body.can_login)
-    await _announce(rt, principal, compute, "role.created", body.name)
+    await dataplane.announce(rt, principal, compute, "role.created", name=body.name)
     return RoleCreated(name=body.name, can_login=body.can_login, password=generated)
 
 
@@ -44,16 +44,4 @@ async def delete(
         if not await catalog.role_exists(connection, name):
             raise NotFound(f"Role {name!r} does not exist")
         await catalog.drop_role(connection, name)
-    await _announce(rt, principal, compute, "role.deleted", name)
-
-
-async def _announce(
-    rt: Runtime, principal: Principal, compute: dataplane.Compute, kind: str, name: str
-) -> None:
-    async with rt.sessions() as session, session.begin():
-        events.emit(
-            session,
-            principal.org_id,
-            kind,
-            {"name": name, "endpoint_id": compute.endpoint.id, "project_id": compute.project.id},
-        )
+    await dataplane.announce(rt, principal, compute, "role.deleted", name=name)
