@@ -17,6 +17,7 @@ from lampion.api import (
     health,
     metrics,
     objects,
+    openapi,
     projects,
     sql,
     webhooks,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(IdempotencyMiddleware)
     if settings.cors_origins:
         app.add_middleware(
