@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging
+from lampion.api.listing import Paging, paginate, paging_for
 from lampion.api.responses import errors
 from lampion.schemas.endpoints import AllowlistUpdate, Endpoint, EndpointState, EndpointUpdate
 from lampion.services import endpoints
@@ -18,7 +18,7 @@ async def list_endpoints(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("created_at", "status", "compute_units")),
     status: str | None = None,
     branch_id: str | None = None,
 ) -> list[Endpoint]:
@@ -30,7 +30,6 @@ async def list_endpoints(
         response,
         items,
         page,
-        ("created_at", "status", "compute_units"),
         {"status": status, "branch_id": branch_id},
     )
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging
+from lampion.api.listing import Paging, paginate, paging_for
 from lampion.api.responses import errors
 from lampion.schemas.objects import (
     Database,
@@ -34,11 +34,11 @@ async def list_databases(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("name", "size_bytes", "owner")),
 ) -> list[Database]:
     """List databases with encoding, size and owner."""
     items = await databases.list_databases(rt, principal, project_id, endpoint_id)
-    return paginate(request, response, items, page, ("name", "size_bytes", "owner"))
+    return paginate(request, response, items, page)
 
 
 @router.post(
@@ -78,11 +78,11 @@ async def list_roles(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("name")),
 ) -> list[Role]:
     """List roles (not PostgreSQL's own `pg_*` roles)."""
     items = await roles.list_roles(rt, principal, project_id, endpoint_id)
-    return paginate(request, response, items, page, ("name",))
+    return paginate(request, response, items, page)
 
 
 @router.post(
@@ -126,13 +126,13 @@ async def list_extensions(
     rt: RuntimeDep,
     principal: PrincipalDep,
     database: Db = "postgres",
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("name")),
     installed: bool | None = None,
 ) -> list[Extension]:
     """Available extensions and whether each is installed in `database` (filter:
     `installed`)."""
     items = await extensions.list_extensions(rt, principal, project_id, endpoint_id, database)
-    return paginate(request, response, items, page, ("name",), {"installed": installed})
+    return paginate(request, response, items, page, {"installed": installed})
 
 
 @router.post(

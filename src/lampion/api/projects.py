@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging
+from lampion.api.listing import Paging, paginate, paging_for
 from lampion.api.responses import errors
 from lampion.schemas.projects import Project, ProjectCreate, ProjectCreated
 from lampion.services import projects
@@ -17,7 +17,7 @@ async def list_projects(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("name", "region", "pg_version", "created_at")),
     name: str | None = None,
     region: str | None = None,
 ) -> list[Project]:
@@ -29,7 +29,6 @@ async def list_projects(
         response,
         items,
         page,
-        ("name", "region", "pg_version", "created_at"),
         {"name": name, "region": region},
     )
 

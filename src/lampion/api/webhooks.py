@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging
+from lampion.api.listing import Paging, paginate, paging_for
 from lampion.api.responses import errors
 from lampion.schemas.webhooks import (
     Delivery,
@@ -24,12 +24,12 @@ async def list_webhooks(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("created_at", "url")),
     enabled: bool | None = None,
 ) -> list[Webhook]:
     """The organization's webhooks (never their secrets); filter: `enabled`."""
     items = await webhooks.list_webhooks(rt, principal)
-    return paginate(request, response, items, page, ("created_at", "url"), {"enabled": enabled})
+    return paginate(request, response, items, page, {"enabled": enabled})
 
 
 @router.post(
@@ -71,11 +71,11 @@ async def list_deliveries(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging),
+    page: Paging = Depends(paging_for("created_at", "event_type", "status")),
 ) -> list[Delivery]:
     """Recent deliveries, newest first, with their attempts and next retry."""
     items = await webhooks.deliveries(rt, principal, webhook_id)
-    return paginate(request, response, items, page, ("created_at", "event_type", "status"))
+    return paginate(request, response, items, page)
 
 
 @router.post(
