@@ -159,3 +159,32 @@ def _intrude(
             leaks.append(f"{operation.method.upper()} {operation.path}: {response.status_code}")
 
     return attempt
+
+
+def test_stateful_sequences(fuzz_schema: Any, fuzz_server: tuple[str, str]) -> None:
+    """Sequences that feed one response's ids into the next request (links inferred by
+    schemathesis), e.g. create a project, then use its endpoint, then delete it."""
+    base, key = fuzz_server
+    machine = fuzz_schema.as_state_machine()
+    calls: list[str] = []
+
+    class Sequences(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            calls.append(f"{case.method} {case.path}")
+            return {"base_url": base, "headers": {"Authorization": f"Bearer {key}"}}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, excluded_checks=EXCLUDED)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=12,
+            stateful_step_count=5,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert len(calls) > 20
+    assert any(
+        "{project_id}" in call and not call.startswith("POST /v1/projects ") for call in calls
+    )
