@@ -14,9 +14,10 @@ from tests.support.orgs import make_key
 
 async def test_free_plan_burst_and_headers(app: FastAPI) -> None:
     key = await make_key(app.state.runtime.sessions, "org-rate-free", plan="free")
+    wrong = key[:-1] + ("y" if key[-1] != "y" else "z")
     async with client_for(app) as anonymous:
         for _ in range(10):  # failed authentication does not consume the key's quota
-            bad = await anonymous.get("/v1/plans", headers={"Authorization": f"Bearer {key[:-1]}x"})
+            bad = await anonymous.get("/v1/plans", headers={"Authorization": f"Bearer {wrong}"})
             assert bad.status_code == 401
             assert "X-RateLimit-Remaining" not in bad.headers
     async with client_for(app, key) as client:
