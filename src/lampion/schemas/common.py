@@ -7,9 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-NAME_PATTERN = (
-    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-)
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 """No control characters, and not only spaces (a rule the OpenAPI document can state)."""
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
