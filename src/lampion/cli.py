@@ -113,4 +113,7 @@ def version() -> None:
 
 
 def main() -> None:
+    from lampion.cli_client import register
+
+    register(app)
     app()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import free_port, port_block
+from tests.e2e.conftest import LAMPION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
-LAMPION = [sys.executable, "-m", "lampion"]
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 # Every other default check runs. This one expects any schema-valid request to succeed, which

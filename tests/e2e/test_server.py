@@ -2,61 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, port_block
+from tests.e2e.conftest import LAMPION
 from tests.support.pg import direct_dsn, psql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
-
-LAMPION = [sys.executable, "-m", "lampion"]
-
-
-@pytest.fixture
-def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
-    start, end = port_block()
-    return {
-        **os.environ,
-        "LAMPION_DATA_DIR": str(workdir / "e2e"),
-        "LAMPION_TEMPLATES_DIR": str(templates_dir),
-        "LAMPION_PORT_RANGE_START": str(start),
-        "LAMPION_PORT_RANGE_END": str(end),
-        "LAMPION_API_PORT": str(free_port()),
-        "LAMPION_PROXY_PORT": str(free_port()),
-    }
-
-
-@pytest.fixture
-def server(server_env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
-    log_path = workdir / "e2e-server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*LAMPION, "serve"], env=server_env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{server_env['LAMPION_API_PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        yield base, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_readme_flow(server: tuple[str, Path], server_env: dict[str, str]) -> None:

@@ -1,0 +1,232 @@
+"""`lampion` client commands, built on `lampion.client`: what CI scripts run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from lampion.client import Lampion, LampionAPIError
+
+
+class Output(StrEnum):
+    json = "json"
+    yaml = "yaml"
+    table = "table"
+
+
+OutputOption = Annotated[
+    Output | None,
+    typer.Option("--output", "-o", help="json | yaml | table (default: table on a terminal)"),
+]
+ProjectOption = Annotated[str, typer.Option("--project", "-p", help="Project id or name")]
+UrlOption = Annotated[
+    str | None, typer.Option("--api-url", envvar="LAMPION_API_URL", help="API base URL")
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="LAMPION_API_KEY", help="API key", show_default=False),
+]
+
+projects_app = typer.Typer(help="Create, list and delete projects.", no_args_is_help=True)
+branches_app = typer.Typer(
+    help="Branch databases (copy-on-write forks), e.g. one per pull request.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _client(api_url: str | None, api_key: str | None) -> Iterator[Lampion]:
+    try:
+        client = Lampion(api_url, api_key)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        yield client
+    except LampionAPIError as exc:
+        where = f" (request {exc.request_id})" if exc.request_id else ""
+        typer.echo(f"error: {exc.message}{where}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def emit(value: Any, output: Output | None, columns: list[str] | None = None) -> None:
+    data = _plain(value)
+    chosen = output or (Output.table if sys.stdout.isatty() else Output.json)
+    if chosen is Output.json:
+        typer.echo(json.dumps(data, indent=2))
+    elif chosen is Output.yaml:
+        import yaml
+
+        typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+    else:
+        rows = data if isinstance(data, list) else [data]
+        names = columns or (list(rows[0]) if rows else [])
+        table = Table(*names)
+        for row in rows:
+            table.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
+        Console().print(table)
+
+
+def _spinner(message: str) -> Any:
+    return Console(stderr=True).status(message) if sys.stderr.isatty() else _Quiet()
+
+
+class _Quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# -- projects ------------------------------------------------------------------------------
+
+
+@projects_app.command("list")
+def projects_list(
+    output: OutputOption = None, api_url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """List projects."""
+    with _client(api_url, api_key) as api:
+        emit(api.projects.list(), output, ["id", "name", "region", "pg_version", "created_at"])
+
+
+@projects_app.command("create")
+def projects_create(
+    name: Annotated[str, typer.Option(help="Project name")],
+    region: Annotated[str | None, typer.Option(help="Region")] = None,
+    pg_version: Annotated[int | None, typer.Option(help="PostgreSQL major version")] = None,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Create a project (waits until its database answers)."""
+    with _client(api_url, api_key) as api, _spinner(f"Creating project {name}…"):
+        created = api.projects.create(name, region, pg_version)
+    emit(created, output, ["id", "name", "endpoint_id", "connection_string"])
+
+
+@projects_app.command("get")
+def projects_get(
+    project: Annotated[str, typer.Argument(help="Project id or name")],
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Show a project."""
+    with _client(api_url, api_key) as api:
+        emit(api.projects.get(api.resolve_project(project)), output)
+
+
+@projects_app.command("delete")
+def projects_delete(
+    project: Annotated[str, typer.Argument(help="Project id or name")],
+    if_exists: Annotated[bool, typer.Option("--if-exists", help="No error if it is gone")] = False,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Delete a project and all its data."""
+    with _client(api_url, api_key) as api:
+        try:
+            project_id = api.resolve_project(project)
+        except LampionAPIError:
+            if if_exists:
+                return
+            raise
+        api.projects.delete(project_id, if_exists=if_exists)
+
+
+# -- branches ------------------------------------------------------------------------------
+
+
+@branches_app.command("list")
+def branches_list(
+    project: ProjectOption, output: OutputOption = None, api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """List a project's branches."""
+    with _client(api_url, api_key) as api:
+        emit(
+            api.branches.list(api.resolve_project(project)),
+            output,
+            ["id", "name", "is_primary", "parent_id", "endpoint_id", "created_at"],
+        )
+
+
+@branches_app.command("create")
+def branches_create(
+    project: ProjectOption,
+    name: Annotated[str, typer.Option(help="Branch name, e.g. pr-123")],
+    parent: Annotated[
+        str | None, typer.Option(help="Parent branch id or name (default: main)")
+    ] = None,
+    if_not_exists: Annotated[
+        bool, typer.Option("--if-not-exists", help="Succeed with the existing branch")
+    ] = False,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Create a branch: the parent's data at this moment, with its own compute."""
+    with _client(api_url, api_key) as api:
+        project_id = api.resolve_project(project)
+        with _spinner(f"Creating branch {name}…"):
+            created = api.branches.create(project_id, name, parent, if_not_exists=if_not_exists)
+        if created is None:  # it existed: show it, with its connection string
+            branch = api.branches.get(project_id, name)
+            created = {
+                **_plain(branch),
+                "connection_string": api.connection_string(project_id, branch=name),
+            }
+        emit(created, output, ["id", "name", "parent_id", "connection_string"])
+
+
+@branches_app.command("delete")
+def branches_delete(
+    project: ProjectOption,
+    branch: Annotated[str, typer.Option("--branch", "-b", help="Branch id or name")],
+    if_exists: Annotated[bool, typer.Option("--if-exists", help="No error if it is gone")] = False,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Delete a branch, its compute and its data."""
+    with _client(api_url, api_key) as api:
+        api.branches.delete(api.resolve_project(project), branch, if_exists=if_exists)
+
+
+def connection_string(
+    project: ProjectOption,
+    branch: Annotated[str | None, typer.Option("--branch", "-b", help="Branch id or name")] = None,
+    database: Annotated[str | None, typer.Option(help="Database (default: postgres)")] = None,
+    role: Annotated[str | None, typer.Option(help="Role (its password is not included)")] = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Print a connection string, e.g. export DATABASE_URL=$(lampion connection-string …)."""
+    with _client(api_url, api_key) as api:
+        typer.echo(api.connection_string(project, branch=branch, database=database, role=role))
+
+
+def register(app: typer.Typer, command: Callable[..., Any] = connection_string) -> None:
+    app.add_typer(projects_app, name="projects")
+    app.add_typer(branches_app, name="branches")
+    app.command("connection-string")(command)

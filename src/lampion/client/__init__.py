@@ -1,0 +1,26 @@
+"""A typed client for the Lampion API (sync and async), as used by the `lampion` CLI.
+
+from lampion.client import Lampion
+with Lampion() as api:                       # LAMPION_API_URL, LAMPION_API_KEY
+    branch = api.branches.create("my-project", name="pr-123", if_not_exists=True)
+    print(api.connection_string("my-project", branch="pr-123"))
+"""
+
+from lampion.client.api import AsyncLampion, Lampion
+from lampion.client.errors import (
+    AuthenticationError,
+    ConflictError,
+    LampionAPIError,
+    NotFoundError,
+    RateLimitError,
+)
+
+__all__ = [
+    "AsyncLampion",
+    "AuthenticationError",
+    "ConflictError",
+    "Lampion",
+    "LampionAPIError",
+    "NotFoundError",
+    "RateLimitError",
+]
