@@ -226,7 +226,174 @@ def connection_string(
         typer.echo(api.connection_string(project, branch=branch, database=database, role=role))
 
 
+endpoints_app = typer.Typer(help="Computes: list, suspend, resume, settings.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Org webhooks.", no_args_is_help=True)
+BranchOption = Annotated[
+    str | None, typer.Option("--branch", "-b", help="Branch id or name (default: main)")
+]
+
+
+@endpoints_app.command("list")
+def endpoints_list(
+    project: ProjectOption, output: OutputOption = None, api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """List a project's endpoints (computes)."""
+    with _client(api_url, api_key) as api:
+        emit(
+            api.endpoints.list(api.resolve_project(project)),
+            output,
+            ["id", "branch_id", "status", "compute_units", "auto_suspend_seconds", "pg_port"],
+        )
+
+
+@endpoints_app.command("suspend")
+def endpoints_suspend(
+    project: ProjectOption, branch: BranchOption = None, output: OutputOption = None,
+    api_url: UrlOption = None, api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """Suspend a branch's compute (scale to zero)."""
+    with _client(api_url, api_key) as api:
+        emit(api.endpoints.suspend(*api.endpoint_of(project, branch)), output)
+
+
+@endpoints_app.command("resume")
+def endpoints_resume(
+    project: ProjectOption, branch: BranchOption = None, output: OutputOption = None,
+    api_url: UrlOption = None, api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """Resume a branch's compute."""
+    with _client(api_url, api_key) as api, _spinner("Resuming…"):
+        result = api.endpoints.resume(*api.endpoint_of(project, branch))
+    emit(result, output)
+
+
+@endpoints_app.command("set")
+def endpoints_set(
+    project: ProjectOption,
+    branch: BranchOption = None,
+    auto_suspend_seconds: Annotated[int | None, typer.Option(help="0 disables")] = None,
+    compute_units: Annotated[float | None, typer.Option(help="0.25, 0.5, 1, 2 or 4")] = None,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Change a compute's settings."""
+    changes = {
+        k: v
+        for k, v in {"auto_suspend_seconds": auto_suspend_seconds,
+                     "compute_units": compute_units}.items()
+        if v is not None
+    }  # fmt: skip
+    with _client(api_url, api_key) as api:
+        project_id, endpoint_id = api.endpoint_of(project, branch)
+        emit(api.endpoints.update(project_id, endpoint_id, **changes), output)
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    output: OutputOption = None, api_url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """List webhooks."""
+    with _client(api_url, api_key) as api:
+        emit(api.webhooks.list(), output, ["id", "url", "events", "enabled"])
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    url: Annotated[str, typer.Option(help="Receiver URL")],
+    event: Annotated[list[str], typer.Option("--event", help="Event type (repeat), or *")],
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Create a webhook; prints its signing secret (shown only now)."""
+    with _client(api_url, api_key) as api:
+        emit(api.webhooks.create(url, event), output, ["id", "url", "events", "secret"])
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id")],
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Delete a webhook."""
+    with _client(api_url, api_key) as api:
+        api.webhooks.delete(webhook_id)
+
+
+@webhooks_app.command("test")
+def webhooks_test(
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id")],
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Send a webhook.test event."""
+    with _client(api_url, api_key) as api:
+        emit(api.webhooks.test(webhook_id), output, ["event_id", "delivery_id"])
+
+
+def sql(
+    project: ProjectOption,
+    query: Annotated[str | None, typer.Argument(help="SQL or a psql meta-command")] = None,
+    file: Annotated[typer.FileText | None, typer.Option("--file", "-f", help="A script")] = None,
+    branch: BranchOption = None,
+    database: Annotated[str, typer.Option(help="Database")] = "postgres",
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Run SQL: a query argument, a --file, or standard input."""
+    text = query if query is not None else (file.read() if file else sys.stdin.read())
+    with _client(api_url, api_key) as api:
+        result = api.data.sql(*api.endpoint_of(project, branch), text, database)
+        emit(result.rows if result.columns else result, output, result.columns or None)
+
+
+def dump(
+    project: ProjectOption,
+    to: Annotated[typer.FileBinaryWrite, typer.Option("--to", help="Output file (- for stdout)")],
+    branch: BranchOption = None,
+    database: Annotated[str, typer.Option(help="Database")] = "postgres",
+    table: Annotated[str | None, typer.Option(help="One table (name or schema.name)")] = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """pg_dump a database (or one table) to a file, with progress on a terminal."""
+    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TransferSpeedColumn
+
+    with _client(api_url, api_key) as api:
+        if sys.stderr.isatty():
+            with Progress(
+                SpinnerColumn(), DownloadColumn(), TransferSpeedColumn(),
+                console=Console(stderr=True),
+            ) as bar:  # fmt: skip
+                task = bar.add_task("dump", total=None)
+                api.dump(project, to, branch, database, table,
+                         lambda n: bar.update(task, completed=n))  # fmt: skip
+        else:
+            api.dump(project, to, branch, database, table)
+
+
+def usage(
+    period: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month)")] = None,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """The organization's usage and estimated cost."""
+    with _client(api_url, api_key) as api:
+        emit(api.usage.org(period), output, ["period", "total", "estimated_cost"])
+
+
 def register(app: typer.Typer, command: Callable[..., Any] = connection_string) -> None:
     app.add_typer(projects_app, name="projects")
     app.add_typer(branches_app, name="branches")
+    app.add_typer(endpoints_app, name="endpoints")
+    app.add_typer(webhooks_app, name="webhooks")
     app.command("connection-string")(command)
+    app.command("sql")(sql)
+    app.command("dump")(dump)
+    app.command("usage")(usage)

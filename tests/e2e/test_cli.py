@@ -81,3 +81,73 @@ def test_usage_errors_exit_2(server_env: dict[str, str]) -> None:
     assert lampion(no_key, "projects", "list").returncode == 2
     help_text = lampion(env, "branches", "create", "--help").stdout
     assert "--if-not-exists" in help_text
+
+
+def test_sql_dump_endpoints_webhooks_usage(
+    server: tuple[str, Path], server_env: dict[str, str], tmp_path: Path
+) -> None:
+    base, _ = server
+    key = lampion(server_env, "keys", "create", "--org", "cli-more").stdout.strip()
+    env = {**server_env, "LAMPION_API_URL": base, "LAMPION_API_KEY": key}
+    assert lampion(env, "projects", "create", "--name", "tools").returncode == 0
+
+    made = lampion(env, "sql", "--project", "tools", "CREATE TABLE t AS SELECT 42 AS answer")
+    assert made.returncode == 0, made.stderr
+    rows = json.loads(lampion(env, "sql", "--project", "tools", "SELECT answer FROM t").stdout)
+    assert rows == [{"answer": 42}]
+    script = tmp_path / "script.sql"
+    script.write_text("INSERT INTO t VALUES (7); SELECT count(*) AS n FROM t")
+    assert json.loads(lampion(env, "sql", "--project", "tools", "-f", str(script)).stdout) == [
+        {"n": 2}
+    ]
+    piped = subprocess.run(
+        [*LAMPION, "sql", "--project", "tools"], input="SELECT 'stdin' AS via", env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert json.loads(piped.stdout) == [{"via": "stdin"}]
+    failed = lampion(env, "sql", "--project", "tools", "SELECT nope")
+    assert failed.returncode == 1
+    assert "does not exist" in failed.stderr
+
+    out = tmp_path / "tools.sql"
+    assert lampion(env, "dump", "--project", "tools", "--to", str(out)).returncode == 0
+    assert "PostgreSQL database dump" in out.read_text()
+
+    suspended = json.loads(lampion(env, "endpoints", "suspend", "--project", "tools").stdout)
+    assert suspended["status"] == "suspended"
+    resumed = json.loads(lampion(env, "endpoints", "resume", "--project", "tools").stdout)
+    assert resumed["status"] == "running"
+    updated = lampion(env, "endpoints", "set", "--project", "tools", "--auto-suspend-seconds", "0")
+    assert json.loads(updated.stdout)["auto_suspend_seconds"] == 0
+    listed = json.loads(lampion(env, "endpoints", "list", "--project", "tools").stdout)
+    assert listed[0]["auto_suspend_seconds"] == 0
+
+    usage = json.loads(lampion(env, "usage").stdout)
+    assert {"plan", "total", "estimated_cost"} <= set(usage)
+    assert lampion(env, "webhooks", "list").stdout.strip() == "[]"
+    assert lampion(env, "projects", "delete", "tools").returncode == 0
+
+
+async def test_async_client_against_the_server(
+    server: tuple[str, Path], server_env: dict[str, str]
+) -> None:
+    from lampion.client import AsyncLampion, NotFoundError
+
+    base, _ = server
+    key = lampion(server_env, "keys", "create", "--org", "async-client").stdout.strip()
+    async with AsyncLampion(base, key) as api:
+        project = await api.projects.create("async-made")
+        assert project.connection_string.startswith("postgresql://")
+        got = await api.projects.get(project.id)
+        assert got.name == "async-made"
+        branch = await api.branches.create(project.id, "feature", if_not_exists=True)
+        assert branch.parent_id == project.branch_id
+        assert await api.branches.create(project.id, "feature", if_not_exists=True) is None
+        result = await api.data.sql(project.id, project.endpoint_id, "SELECT 1 AS one")
+        assert result.rows == [{"one": 1}]
+        with pytest.raises(NotFoundError) as missing:
+            await api.projects.get("prj-doesnotexist")
+        assert missing.value.request_id is not None
+        assert missing.value.request_id.startswith("req_")
+        await api.projects.delete(project.id)
+        assert await api.projects.delete(project.id, if_exists=True) is None

@@ -3,6 +3,7 @@ the async one returns an awaitable."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,9 +13,16 @@ from pydantic import TypeAdapter
 
 from lampion.client.errors import ConflictError, NotFoundError
 from lampion.client.transport import AsyncTransport, SyncTransport, settings
+from lampion.schemas.api_keys import ApiKey, ApiKeyCreated
 from lampion.schemas.branches import Branch, BranchCreated
 from lampion.schemas.endpoints import Endpoint, EndpointState
+from lampion.schemas.metrics import LiveMetrics, OrgUsage, Snapshot
+from lampion.schemas.metrics import Usage as UsageOut
+from lampion.schemas.objects import Database, Extension, LogTail, Role, RoleCreated
+from lampion.schemas.plans import Plan
 from lampion.schemas.projects import Project, ProjectCreated
+from lampion.schemas.sql import SchemaListing, SqlResponse
+from lampion.schemas.webhooks import Delivery, TestSent, Webhook, WebhookCreated
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,146 @@ class Endpoints(_Resource):
         return self._run(Call("PATCH", path, Endpoint, {"json": changes}))
 
 
+def _ep(project_id: str, endpoint_id: str) -> str:
+    return f"/v1/projects/{_p(project_id)}/endpoints/{_p(endpoint_id)}"
+
+
+class Databases(_Resource):
+    def list(self, project_id: str, endpoint_id: str) -> Any:
+        return self._run(Call("GET", f"{_ep(project_id, endpoint_id)}/databases", list[Database]))
+
+    def create(self, project_id: str, endpoint_id: str, name: str, owner: str | None = None) -> Any:
+        body = {"name": name, **({"owner": owner} if owner else {})}
+        path = f"{_ep(project_id, endpoint_id)}/databases"
+        return self._run(Call("POST", path, Database, {"json": body}))
+
+    def delete(self, project_id: str, endpoint_id: str, name: str) -> Any:
+        return self._run(Call("DELETE", f"{_ep(project_id, endpoint_id)}/databases/{_p(name)}"))
+
+
+class Roles(_Resource):
+    def list(self, project_id: str, endpoint_id: str) -> Any:
+        return self._run(Call("GET", f"{_ep(project_id, endpoint_id)}/roles", list[Role]))
+
+    def create(
+        self, project_id: str, endpoint_id: str, name: str, password: str | None = None,
+        can_login: bool = True,
+    ) -> Any:  # fmt: skip
+        body = {
+            "name": name,
+            "can_login": can_login,
+            **({"password": password} if password else {}),
+        }
+        path = f"{_ep(project_id, endpoint_id)}/roles"
+        return self._run(Call("POST", path, RoleCreated, {"json": body}))
+
+    def delete(self, project_id: str, endpoint_id: str, name: str) -> Any:
+        return self._run(Call("DELETE", f"{_ep(project_id, endpoint_id)}/roles/{_p(name)}"))
+
+
+class Extensions(_Resource):
+    def list(self, project_id: str, endpoint_id: str, database: str = "postgres") -> Any:
+        path = f"{_ep(project_id, endpoint_id)}/extensions"
+        return self._run(Call("GET", path, list[Extension], {"params": {"database": database}}))
+
+    def install(
+        self, project_id: str, endpoint_id: str, name: str, database: str = "postgres"
+    ) -> Any:
+        path = f"{_ep(project_id, endpoint_id)}/extensions"
+        kwargs = {"json": {"name": name}, "params": {"database": database}}
+        return self._run(Call("POST", path, Extension, kwargs))
+
+    def uninstall(
+        self, project_id: str, endpoint_id: str, name: str, database: str = "postgres"
+    ) -> Any:
+        path = f"{_ep(project_id, endpoint_id)}/extensions/{_p(name)}"
+        return self._run(Call("DELETE", path, kwargs={"params": {"database": database}}))
+
+
+class Webhooks(_Resource):
+    def list(self) -> Any:
+        return self._run(Call("GET", "/v1/orgs/webhooks", list[Webhook]))
+
+    def create(self, url: str, events: builtins.list[str], secret: str | None = None) -> Any:
+        body = {"url": url, "events": events, **({"secret": secret} if secret else {})}
+        return self._run(Call("POST", "/v1/orgs/webhooks", WebhookCreated, {"json": body}))
+
+    def update(self, webhook_id: str, **changes: Any) -> Any:
+        path = f"/v1/orgs/webhooks/{_p(webhook_id)}"
+        return self._run(Call("PATCH", path, Webhook, {"json": changes}))
+
+    def delete(self, webhook_id: str) -> Any:
+        return self._run(Call("DELETE", f"/v1/orgs/webhooks/{_p(webhook_id)}"))
+
+    def deliveries(self, webhook_id: str) -> Any:
+        path = f"/v1/orgs/webhooks/{_p(webhook_id)}/deliveries"
+        return self._run(Call("GET", path, builtins.list[Delivery]))
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> Any:
+        path = f"/v1/orgs/webhooks/{_p(webhook_id)}/deliveries/{_p(delivery_id)}/redeliver"
+        return self._run(Call("POST", path, Delivery))
+
+    def test(self, webhook_id: str) -> Any:
+        return self._run(Call("POST", f"/v1/orgs/webhooks/{_p(webhook_id)}/test", TestSent))
+
+
+class ApiKeys(_Resource):
+    def list(self) -> Any:
+        return self._run(Call("GET", "/v1/api_keys", list[ApiKey]))
+
+    def create(self, name: str, permission: str = "developer") -> Any:
+        body = {"name": name, "permission": permission}
+        return self._run(Call("POST", "/v1/api_keys", ApiKeyCreated, {"json": body}))
+
+    def revoke(self, key_id: str) -> Any:
+        return self._run(Call("DELETE", f"/v1/api_keys/{_p(key_id)}"))
+
+
+class Usage(_Resource):
+    def org(self, period: str | None = None) -> Any:
+        params = {"period": period} if period else {}
+        return self._run(Call("GET", "/v1/usage", OrgUsage, {"params": params}))
+
+    def project(self, project_id: str, period: str | None = None) -> Any:
+        params = {"period": period} if period else {}
+        path = f"/v1/projects/{_p(project_id)}/usage"
+        return self._run(Call("GET", path, UsageOut, {"params": params}))
+
+    def metrics(self, project_id: str, endpoint_id: str | None = None) -> Any:
+        params = {"endpoint_id": endpoint_id} if endpoint_id else {}
+        path = f"/v1/projects/{_p(project_id)}/metrics"
+        return self._run(Call("GET", path, LiveMetrics, {"params": params}))
+
+    def history(self, project_id: str, hours: int = 6) -> Any:
+        path = f"/v1/projects/{_p(project_id)}/metrics/history"
+        return self._run(Call("GET", path, list[Snapshot], {"params": {"hours": hours}}))
+
+    def plans(self) -> Any:
+        return self._run(Call("GET", "/v1/plans", list[Plan]))
+
+
+class Data(_Resource):
+    """SQL, schema and logs of an endpoint."""
+
+    def sql(
+        self, project_id: str, endpoint_id: str, query: str, database: str = "postgres",
+        params: list[Any] | None = None,
+    ) -> Any:  # fmt: skip
+        body: dict[str, Any] = {"query": query, "database": database}
+        if params is not None:
+            body["params"] = params
+        path = f"{_ep(project_id, endpoint_id)}/sql"
+        return self._run(Call("POST", path, SqlResponse, {"json": body}))
+
+    def schema(self, project_id: str, **params: Any) -> Any:
+        path = f"/v1/projects/{_p(project_id)}/schema"
+        return self._run(Call("GET", path, SchemaListing, {"params": params}))
+
+    def logs(self, project_id: str, endpoint_id: str, lines: int = 200) -> Any:
+        path = f"{_ep(project_id, endpoint_id)}/logs"
+        return self._run(Call("GET", path, LogTail, {"params": {"lines": lines}}))
+
+
 def _parse(call: Call, data: Any) -> Any:
     if call.result is None or data is None:
         return data
@@ -127,6 +275,13 @@ class Lampion:
         self.projects = Projects(self._run)
         self.branches = Branches(self._run)
         self.endpoints = Endpoints(self._run)
+        self.databases = Databases(self._run)
+        self.roles = Roles(self._run)
+        self.extensions = Extensions(self._run)
+        self.webhooks = Webhooks(self._run)
+        self.api_keys = ApiKeys(self._run)
+        self.usage = Usage(self._run)
+        self.data = Data(self._run)
 
     def _run(self, call: Call) -> Any:
         try:
@@ -162,6 +317,49 @@ class Lampion:
         endpoint = next(e for e in endpoints if e.branch_id == branch_id)
         return _with_database(endpoint.connection_string, database, role)
 
+    def endpoint_of(self, project: str, branch: str | None) -> tuple[str, str]:
+        """(project id, endpoint id) of a branch (id or name; default the primary)."""
+        project_id = self.resolve_project(project)
+        branches = self.branches.list(project_id)
+        chosen = next(
+            (b for b in branches if (b.is_primary if branch is None else branch in (b.id, b.name))),
+            None,
+        )
+        if chosen is None or chosen.endpoint_id is None:
+            raise NotFoundError(404, "not_found", f"Branch {branch} not found")
+        return project_id, str(chosen.endpoint_id)
+
+    def dump(
+        self,
+        project: str,
+        target: Any,
+        branch: str | None = None,
+        database: str = "postgres",
+        table: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Streams pg_dump into the binary file ``target``; returns the bytes written."""
+        project_id, endpoint_id = self.endpoint_of(project, branch)
+        params = {"database": database, **({"table": table} if table else {})}
+        written = 0
+        with self._transport.http.stream(
+            "GET",
+            f"{_ep(project_id, endpoint_id)}/dump",
+            params=params,
+            headers={"Authorization": f"Bearer {self._transport.key}"},
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                from lampion.client.transport import _result
+
+                _result(response)
+            for chunk in response.iter_bytes():
+                target.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written)
+        return written
+
     def close(self) -> None:
         self._transport.close()
 
@@ -180,6 +378,13 @@ class AsyncLampion:
         self.projects = Projects(self._run)
         self.branches = Branches(self._run)
         self.endpoints = Endpoints(self._run)
+        self.databases = Databases(self._run)
+        self.roles = Roles(self._run)
+        self.extensions = Extensions(self._run)
+        self.webhooks = Webhooks(self._run)
+        self.api_keys = ApiKeys(self._run)
+        self.usage = Usage(self._run)
+        self.data = Data(self._run)
 
     def _run(self, call: Call) -> Awaitable[Any]:
         async def run() -> Any:
