@@ -143,6 +143,11 @@ async def test_async_client_against_the_server(
         branch = await api.branches.create(project.id, "feature", if_not_exists=True)
         assert branch.parent_id == project.branch_id
         assert await api.branches.create(project.id, "feature", if_not_exists=True) is None
+        assert await api.endpoints.set_allowlist(
+            project.id, project.endpoint_id, ["10.0.0.0/8"]
+        ) == ["10.0.0.0/8"]
+        assert await api.endpoints.allowlist(project.id, project.endpoint_id) == ["10.0.0.0/8"]
+        await api.endpoints.set_allowlist(project.id, project.endpoint_id, [])
         result = await api.data.sql(project.id, project.endpoint_id, "SELECT 1 AS one")
         assert result.rows == [{"one": 1}]
         with pytest.raises(NotFoundError) as missing:

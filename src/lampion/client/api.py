@@ -109,6 +109,14 @@ class Endpoints(_Resource):
         path = f"/v1/projects/{_p(project_id)}/endpoints/{_p(endpoint_id)}"
         return self._run(Call("PATCH", path, Endpoint, {"json": changes}))
 
+    def allowlist(self, project_id: str, endpoint_id: str) -> Any:
+        path = f"/v1/projects/{_p(project_id)}/endpoints/{_p(endpoint_id)}/allowlist"
+        return self._run(Call("GET", path, list[str]))
+
+    def set_allowlist(self, project_id: str, endpoint_id: str, entries: builtins.list[str]) -> Any:
+        path = f"/v1/projects/{_p(project_id)}/endpoints/{_p(endpoint_id)}/allowlist"
+        return self._run(Call("PUT", path, list[str], {"json": {"allowlist": entries}}))
+
 
 def _ep(project_id: str, endpoint_id: str) -> str:
     return f"/v1/projects/{_p(project_id)}/endpoints/{_p(endpoint_id)}"
