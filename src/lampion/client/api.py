@@ -275,21 +275,28 @@ def _with_database(connection_string: str, database: str | None, role: str | Non
     return connection_string
 
 
-class Lampion:
+class _Resources:
+    """The API's resources, bound to a client's way of running a call."""
+
+    def _attach(self, run: Callable[[Call], Any]) -> None:
+        self.projects = Projects(run)
+        self.branches = Branches(run)
+        self.endpoints = Endpoints(run)
+        self.databases = Databases(run)
+        self.roles = Roles(run)
+        self.extensions = Extensions(run)
+        self.webhooks = Webhooks(run)
+        self.api_keys = ApiKeys(run)
+        self.usage = Usage(run)
+        self.data = Data(run)
+
+
+class Lampion(_Resources):
     """The synchronous client."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None, retries: int = 4):
         self._transport = SyncTransport(*settings(api_url, api_key), retries=retries)
-        self.projects = Projects(self._run)
-        self.branches = Branches(self._run)
-        self.endpoints = Endpoints(self._run)
-        self.databases = Databases(self._run)
-        self.roles = Roles(self._run)
-        self.extensions = Extensions(self._run)
-        self.webhooks = Webhooks(self._run)
-        self.api_keys = ApiKeys(self._run)
-        self.usage = Usage(self._run)
-        self.data = Data(self._run)
+        self._attach(self._run)
 
     def _run(self, call: Call) -> Any:
         try:
@@ -378,21 +385,12 @@ class Lampion:
         self.close()
 
 
-class AsyncLampion:
+class AsyncLampion(_Resources):
     """The asynchronous client: the same resources, awaited."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None, retries: int = 4):
         self._transport = AsyncTransport(*settings(api_url, api_key), retries=retries)
-        self.projects = Projects(self._run)
-        self.branches = Branches(self._run)
-        self.endpoints = Endpoints(self._run)
-        self.databases = Databases(self._run)
-        self.roles = Roles(self._run)
-        self.extensions = Extensions(self._run)
-        self.webhooks = Webhooks(self._run)
-        self.api_keys = ApiKeys(self._run)
-        self.usage = Usage(self._run)
-        self.data = Data(self._run)
+        self._attach(self._run)
 
     def _run(self, call: Call) -> Awaitable[Any]:
         async def run() -> Any:
