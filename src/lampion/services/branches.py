@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -343,15 +341,3 @@ async def finish_delete(rt: Runtime, branch_id: str) -> None:
                 branch_summary(branch_row, endpoint.id if endpoint else None),
             )
         await _delete_rows(session, branch_id, endpoint.id if endpoint else None)
-
-
-async def stuck(rt: Runtime) -> Sequence[str]:
-    """Branches a crash left half-created or half-deleted (not the primary: projects own it)."""
-    async with rt.sessions() as session:
-        return (
-            await session.scalars(
-                select(Branch.id).where(
-                    Branch.state.in_(("provisioning", "deleting")), Branch.is_primary.is_(False)
-                )
-            )
-        ).all()

@@ -19,7 +19,6 @@ class Waker:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self.wake_count = 0
 
     async def ensure_running(self, endpoint_id: str) -> None:
         pending = self._pending.get(endpoint_id)
@@ -35,7 +34,6 @@ class Waker:
         while True:
             try:
                 if await endpoints.resume_by_id(self.rt, endpoint_id):
-                    self.wake_count += 1
                     self.rt.telemetry.wakeups.inc()
                     self.rt.telemetry.wakeup_latency.observe(time.monotonic() - started)
                     log.info(
