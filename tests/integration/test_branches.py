@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from lampion.runtime import Runtime
 from tests.support.pg import apsql, connect, direct_dsn, fetchval
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.compute
 
@@ -146,15 +147,6 @@ async def test_delete_rules(
     assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
 
 
-async def _until_listed(api: httpx.AsyncClient, path: str, count: int) -> None:
-    """Waits until every creation in flight has its row (and so holds the project)."""
-    for _ in range(300):
-        if len((await api.get(path, params={"limit": 100})).json()) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{path} never listed {count} items")
-
-
 async def test_concurrent_branch_creations(
     bapi: httpx.AsyncClient, project: dict[str, Any]
 ) -> None:
@@ -164,7 +156,11 @@ async def test_concurrent_branch_creations(
         asyncio.create_task(bapi.post(f"{base}/branches", json={"name": f"pr-{i}"}))
         for i in range(20)
     ]
-    await _until_listed(bapi, f"{base}/branches", count=21)
+
+    async def all_rows_in() -> bool:  # then every creation holds the project
+        return len((await bapi.get(f"{base}/branches", params={"limit": 100})).json()) == 21
+
+    await eventually(all_rows_in, 30, "every branch creation to insert its row")
     conflicting = await bapi.delete(base)  # the project is busy: refused, nothing broken
     responses = await asyncio.gather(*creations)
     assert [r.status_code for r in responses] == [201] * 20, [

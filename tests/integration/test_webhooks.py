@@ -18,6 +18,7 @@ from lampion.config import Settings
 from tests.conftest import client_for, make_settings, running_app
 from tests.support.orgs import make_key
 from tests.support.receiver import Receiver
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.compute
 
@@ -182,9 +183,13 @@ async def test_retries_until_the_receiver_recovers(
     await hapi.post(f"/v1/orgs/webhooks/{hook['id']}/test")
     attempts = await receiver.wait("/flaky", 3)
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
-    await asyncio.sleep(0.3)
-    (delivery,) = (await hapi.get(f"/v1/orgs/webhooks/{hook['id']}/deliveries")).json()
-    assert delivery["status"] == "succeeded"
+    deliveries = f"/v1/orgs/webhooks/{hook['id']}/deliveries"
+
+    async def recorded() -> bool:
+        return bool((await hapi.get(deliveries)).json()[0]["status"] == "succeeded")
+
+    await eventually(recorded, 10, "the delivery to be recorded as succeeded")
+    (delivery,) = (await hapi.get(deliveries)).json()
     assert delivery["attempt"] == 3
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 503, 200]
     redelivered = await hapi.post(

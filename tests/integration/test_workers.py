@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,9 @@ from lampion.runtime import Runtime
 from tests.conftest import client_for, make_settings, running_app
 from tests.support.orgs import make_key
 from tests.support.pg import connect, direct_dsn, fetchval
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.compute
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
