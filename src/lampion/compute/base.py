@@ -64,9 +64,16 @@ class ComputeBackend(Protocol):
 
     def admin_target(self, spec: ComputeSpec) -> AdminTarget: ...
 
+    async def address(self, endpoint_id: str, port: int) -> tuple[str, int]:
+        """Where the connection proxy reaches a running compute over TCP."""
+        ...
+
     async def running_endpoints(self) -> dict[str, int]:
         """Endpoint id -> pid of every compute this backend finds running on the machine."""
         ...
 
     async def remove_orphan(self, endpoint_id: str) -> None:
         """Stops and removes a compute the store knows nothing of."""
+
+    async def close(self) -> None:
+        """Releases the backend's own resources; computes keep running."""

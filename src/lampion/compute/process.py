@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,39 +24,36 @@ from lampion.compute.base import (
     ComputeStats,
     ComputeStatus,
 )
+from lampion.compute.layout import ComputeLayout, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
-from lampion.compute.sizing import postgres_settings
 
 log = structlog.get_logger(__name__)
 
-_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; ".s.PGSQL.NNNNN" is appended
 _READY_POLL = 0.01
 _STOP_TIMEOUT = 15.0
 
 
 class ProcessBackend:
     def __init__(self, computes_dir: Path, user: OsUser, listen_host: str, start_timeout: float):
-        self._dir = computes_dir
+        self._layout = ComputeLayout(computes_dir)
         self._user = user
         self._listen_host = listen_host
         self._start_timeout = start_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._dir.mkdir(parents=True, exist_ok=True)
 
     # -- paths ---------------------------------------------------------------------------
 
     def log_path(self, endpoint_id: str) -> Path:
-        return self._dir / endpoint_id / "postgres.log"
-
-    def _socket_dir(self, endpoint_id: str) -> Path:
-        preferred = self._dir / endpoint_id / "run"
-        if len(str(preferred)) + 20 <= _SOCKET_PATH_MAX:
-            return preferred
-        digest = hashlib.sha256(str(self._dir).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"lampion-{digest}" / endpoint_id
+        return self._layout.log_path(endpoint_id)
 
     def admin_target(self, spec: ComputeSpec) -> AdminTarget:
-        return AdminTarget(host=str(self._socket_dir(spec.endpoint_id)), port=spec.port)
+        return self._layout.admin_target(spec)
+
+    async def address(self, endpoint_id: str, port: int) -> tuple[str, int]:
+        return self._listen_host, port
+
+    async def close(self) -> None:
+        pass
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -68,23 +62,12 @@ class ProcessBackend:
             return
         await self._kill_orphans(spec.endpoint_id)
         _reap_if_zombie_child(spec.data_dir / "postmaster.pid")
-        socket_dir = self._socket_dir(spec.endpoint_id)
-        if not socket_dir.parent.exists():
-            socket_dir.parent.mkdir(parents=True, mode=0o711)
-        self._user.make_private_dir(socket_dir)
-        log_file = self.log_path(spec.endpoint_id)
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "listen_addresses": self._listen_host,
-            "unix_socket_directories": str(socket_dir),
-            "unix_socket_permissions": "0700",
-            "cluster_name": spec.endpoint_id,
-            **postgres_settings(spec.compute_units),
-        }
-        argv = [str(spec.install.tool("postgres")), "-D", str(spec.data_dir), "-p", str(spec.port)]
-        for name, value in settings.items():
-            argv += ["-c", f"{name}={value}"]
-        with log_file.open("ab") as log_handle:
+        self._layout.prepare(spec.endpoint_id, self._user)
+        argv = [
+            str(spec.install.tool("postgres")),
+            *self._layout.server_args(spec, self._listen_host),
+        ]
+        with self.log_path(spec.endpoint_id).open("ab") as log_handle:
             child = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -113,18 +96,14 @@ class ProcessBackend:
                     f"postgres exited with code {child.returncode} while starting: "
                     + self._last_log_line(spec.endpoint_id)
                 )
-            lines = _read_lines(pid_file)
-            if (
-                len(lines) >= 8
-                and lines[0].strip() == str(child.pid)
-                and lines[7].strip() == "ready"
-            ):
+            lines = read_lines(pid_file)
+            if postmaster_ready(lines) and lines[0].strip() == str(child.pid):
                 return
             await asyncio.sleep(_READY_POLL)
         raise ComputeStartFailed(f"postgres was not ready within {self._start_timeout:.0f}s")
 
     def _last_log_line(self, endpoint_id: str) -> str:
-        lines = _read_lines(self.log_path(endpoint_id))
+        lines = read_lines(self.log_path(endpoint_id))
         return lines[-1] if lines else "(no log)"
 
     async def stop(self, spec: ComputeSpec) -> None:
@@ -178,21 +157,19 @@ class ProcessBackend:
 
     async def destroy(self, spec: ComputeSpec) -> None:
         await self.stop(spec)
-        shutil.rmtree(self._dir / spec.endpoint_id, ignore_errors=True)
-        shutil.rmtree(self._socket_dir(spec.endpoint_id), ignore_errors=True)
+        self._layout.remove(spec.endpoint_id)
 
     async def remove_orphan(self, endpoint_id: str) -> None:
         pid = (await self.running_endpoints()).get(endpoint_id)
         if pid is not None:
             await self._terminate(pid, endpoint_id)
-        shutil.rmtree(self._dir / endpoint_id, ignore_errors=True)
-        shutil.rmtree(self._socket_dir(endpoint_id), ignore_errors=True)
+        self._layout.remove(endpoint_id)
 
     # -- observation ---------------------------------------------------------------------
 
     async def status(self, spec: ComputeSpec) -> ComputeStatus:
         self._reap(spec.endpoint_id)
-        lines = _read_lines(spec.data_dir / "postmaster.pid")
+        lines = read_lines(spec.data_dir / "postmaster.pid")
         if not lines:
             return ComputeStatus(running=False)
         try:
@@ -224,7 +201,7 @@ class ProcessBackend:
             args = dict(arg.split("=", 1) for arg in process.info["cmdline"] or [] if "=" in arg)
             endpoint_id = args.get("cluster_name")
             socket_dir = args.get("unix_socket_directories")
-            if endpoint_id and socket_dir == str(self._socket_dir(endpoint_id)):
+            if endpoint_id and socket_dir == str(self._layout.socket_dir(endpoint_id)):
                 found[endpoint_id] = process.info["pid"]
         return found
 
@@ -246,13 +223,6 @@ def _sum_process_trees(postmasters: dict[int, str]) -> dict[str, ComputeStats]:
     return {e: ComputeStats(cpu_seconds=cpu[e], memory_bytes=rss[e]) for e in cpu}
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text().splitlines()
-    except (FileNotFoundError, PermissionError, UnicodeDecodeError):
-        return []
-
-
 def _has_live_postmaster(ppid: int) -> bool:
     """A backend whose parent is a running postmaster belongs to a live server (perhaps
     another control plane's), not to one that was killed."""
@@ -266,7 +236,7 @@ def _has_live_postmaster(ppid: int) -> bool:
 def _reap_if_zombie_child(pid_file: Path) -> None:
     """A postmaster of ours that died stays a zombie until waited for, and postgres takes
     a zombie's pid in ``postmaster.pid`` for a live postmaster."""
-    lines = _read_lines(pid_file)
+    lines = read_lines(pid_file)
     if lines and lines[0].strip().isdigit():
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(int(lines[0]), os.WNOHANG)

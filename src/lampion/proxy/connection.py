@@ -81,10 +81,10 @@ class Conn(asyncio.Protocol):
         return data
 
     @property
-    def peer_port(self) -> int:
+    def peer_address(self) -> tuple[str, int]:
         assert self.transport is not None
-        port: int = self.transport.get_extra_info("peername")[1]
-        return port
+        host, port = self.transport.get_extra_info("peername")[:2]
+        return str(host), int(port)
 
     def has_buffered(self) -> bool:
         return bool(self._buffer)

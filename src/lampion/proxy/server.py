@@ -154,10 +154,10 @@ class ProxyServer:
         if not running:
             await self.wake(endpoint_id)
         try:
-            return await self._connect(port)
+            return await self._connect(endpoint_id, port)
         except OSError:
             await self.wake(endpoint_id)  # it was stopped under us (e.g. auto-suspended)
-            return await self._connect(port)
+            return await self._connect(endpoint_id, port)
 
     async def _endpoint(self, endpoint_id: str) -> tuple[int, list[str], bool]:
         async with self.rt.sessions() as session:
@@ -175,13 +175,13 @@ class ProxyServer:
             raise ProtocolError(f'endpoint "{endpoint_id}" is not ready yet', "57P03")
         return endpoint.port, list(endpoint.allowlist), endpoint.status == "running"
 
-    async def _connect(self, port: int) -> Conn:
-        settings = self.rt.settings
+    async def _connect(self, endpoint_id: str, port: int) -> Conn:
+        host, port = await self.rt.compute.address(endpoint_id, port)
+        # on loopback, connections come from their own address, which the computes' pg_hba
+        # trusts (the proxy checks the allowlist on the client's address itself)
+        source = (self.rt.settings.proxy_source_host, 0) if _is_loopback(host) else None
         _, upstream = await asyncio.get_running_loop().create_connection(
-            Conn,
-            settings.compute_listen_host,
-            port,
-            local_addr=(settings.proxy_source_host, 0),
+            Conn, host, port, local_addr=source
         )
         return upstream
 
@@ -206,10 +206,7 @@ class ProxyServer:
             client.write(header + body)
             if kind == protocol.BACKEND_KEY_DATA:
                 upstream.cancel_key = protocol.backend_key(body)
-                self._cancel_keys[upstream.cancel_key] = (
-                    self.rt.settings.compute_listen_host,
-                    upstream.peer_port,
-                )
+                self._cancel_keys[upstream.cancel_key] = upstream.peer_address
             elif kind == protocol.ERROR_RESPONSE:
                 return None
 
@@ -243,6 +240,13 @@ class ProxyServer:
     def _forget_cancel_keys(self, upstream: Conn | None) -> None:
         if upstream is not None and upstream.cancel_key is not None:
             self._cancel_keys.pop(upstream.cancel_key, None)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _remember_sni(ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
