@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     """A result larger than this (rows or bytes) comes back cut, with ``truncated: true``."""
 
     compute_backend: Literal["process", "docker"] = "process"
+    """``process``: computes are postgres processes on this machine; ``docker``: containers."""
+    compute_image: str = "lampion/compute:{pg_version}"
+    """Docker backend: the compute image; ``{pg_version}`` becomes the project's major."""
+    docker_network: str = "host"
+    """Docker backend: ``host`` (postgres listens on its loopback port) or a network name
+    (the proxy reaches each compute at its address on that network)."""
+    docker_host: str | None = None
+    """Docker backend: the engine's address. Default: ``DOCKER_HOST``, else the local socket."""
     storage_driver: Literal["auto", "copy", "reflink"] = "auto"
     pg_user: str | None = None
     """OS user computes run as. Default: the current user, or ``postgres`` when root."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lampion import log as logging_setup
 from lampion.compute.base import ComputeBackend
+from lampion.compute.docker import DockerBackend, DockerUnavailable
 from lampion.compute.installations import PgInstall, discover
 from lampion.compute.osuser import OsUser, resolve
 from lampion.compute.process import ProcessBackend
@@ -81,7 +82,7 @@ class Runtime:
                 user=user,
                 installs=installs,
                 storage=make_storage(settings, templates, user),
-                compute=make_compute(settings, user),
+                compute=await make_compute(settings, user, [i.major for i in installs]),
             )
         except BaseException:
             await engine.dispose()
@@ -97,7 +98,16 @@ class Runtime:
 
     async def close(self) -> None:
         await self.pools.close()
+        await self.compute.close()
         await self.engine.dispose()
+
+    @property
+    def proxy_source(self) -> str:
+        """Where the proxy's connections to computes come from, in pg_hba's terms."""
+        settings = self.settings
+        if settings.compute_backend == "docker" and settings.docker_network != "host":
+            return "samenet"
+        return settings.proxy_source_host
 
     def install_for(self, pg_version: int | None) -> PgInstall:
         if pg_version is None:
@@ -154,9 +164,21 @@ def make_storage(settings: Settings, templates: Templates, user: OsUser) -> Stor
     return LocalStorage(settings.branches_dir, templates, user, reflink=reflink)
 
 
-def make_compute(settings: Settings, user: OsUser) -> ComputeBackend:
+async def make_compute(settings: Settings, user: OsUser, pg_versions: list[int]) -> ComputeBackend:
     if settings.compute_backend == "docker":
-        raise StartupError("LAMPION_COMPUTE_BACKEND=docker is not available yet; use process")
+        try:
+            return await DockerBackend.connect(
+                settings.docker_host,
+                settings.computes_dir,
+                user,
+                image=settings.compute_image,
+                network=settings.docker_network,
+                listen_host=settings.compute_listen_host,
+                start_timeout=settings.compute_start_timeout,
+                pg_versions=pg_versions,
+            )
+        except DockerUnavailable as exc:
+            raise StartupError(f"LAMPION_COMPUTE_BACKEND=docker: {exc}") from exc
     return ProcessBackend(
         settings.computes_dir, user, settings.compute_listen_host, settings.compute_start_timeout
     )

@@ -41,7 +41,9 @@ def render(allowlist: Sequence[str], proxy_source: str | None = None) -> str:
         "0.0.0.0/0",
         "::/0",
     ]
-    if allowlist and proxy_source:
+    if allowlist and proxy_source == "samenet":  # the proxy is on the compute's own network
+        networks.append(proxy_source)
+    elif allowlist and proxy_source:
         networks.append(str(ipaddress.ip_network(proxy_source)))
     lines = [
         "# Written by Lampion; edits are overwritten.",

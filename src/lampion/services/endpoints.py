@@ -224,9 +224,7 @@ async def set_allowlist(
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
-        await asyncio.to_thread(
-            hba.write, spec.data_dir, allowlist, rt.user, rt.settings.proxy_source_host
-        )
+        await asyncio.to_thread(hba.write, spec.data_dir, allowlist, rt.user, rt.proxy_source)
         if (await rt.compute.status(spec)).running:
             await reload_config(rt.compute.admin_target(spec))
         async with rt.sessions() as session, session.begin():
