@@ -148,8 +148,12 @@ async def test_delete_rules(
 
 
 async def test_concurrent_branch_creations(
-    bapi: httpx.AsyncClient, project: dict[str, Any]
+    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
+    """Twenty creations at once, and a delete of the project while they run: the delete is
+    refused while any creation holds the project, or (if every creation finished before it
+    got there) removes everything; never half of either."""
+    runtime: Runtime = branching_app.state.runtime
     await fetchval(project["connection_string"], "CREATE TABLE items AS SELECT 1 AS id")
     base = f"/v1/projects/{project['id']}"
     creations = [
@@ -157,17 +161,23 @@ async def test_concurrent_branch_creations(
         for i in range(20)
     ]
 
-    async def all_rows_in() -> bool:  # then every creation holds the project
+    async def all_rows_in() -> bool:
         return len((await bapi.get(f"{base}/branches", params={"limit": 100})).json()) == 21
 
     await eventually(all_rows_in, 30, "every branch creation to insert its row")
-    conflicting = await bapi.delete(base)  # the project is busy: refused, nothing broken
+    deleting = await bapi.delete(base)
     responses = await asyncio.gather(*creations)
     assert [r.status_code for r in responses] == [201] * 20, [
         r.text for r in responses if r.status_code != 201
     ]
-    assert conflicting.status_code == 409
     branches = [r.json() for r in responses]
     assert len({b["pg_port"] for b in branches}) == 20
-    rows = await asyncio.gather(*(_rows(b["connection_string"]) for b in branches))
-    assert rows == [[1]] * 20
+    if deleting.status_code == 409:  # the project was busy: refused, nothing broken
+        rows = await asyncio.gather(*(_rows(b["connection_string"]) for b in branches))
+        assert rows == [[1]] * 20
+    else:  # it came after the last creation: all of it is gone
+        assert deleting.status_code == 204, deleting.text
+        assert (await bapi.get(base)).status_code == 404
+        running = await runtime.compute.running_endpoints()
+        assert not {b["compute_id"] for b in branches} & set(running)
+        assert not any(runtime.storage.path(b["id"]).exists() for b in branches)
