@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -74,12 +75,8 @@ async def bench_server(
     try:
         yield BenchServer(f"http://127.0.0.1:{settings.api_port}", key, runtime)
     finally:
+        for endpoint_id in await runtime.compute.running_endpoints():  # what a bench left
+            await runtime.compute.remove_orphan(endpoint_id)
         server.should_exit = True
         await task
-        for endpoint_id, pid in (await runtime.compute.running_endpoints()).items():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-            del endpoint_id
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
