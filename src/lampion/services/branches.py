@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
@@ -14,7 +13,6 @@ from lampion.errors import (
     InvalidRequest,
     NotFound,
     ProvisioningFailed,
-    ServiceUnavailable,
 )
 from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
@@ -27,8 +25,6 @@ from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
 log = structlog.get_logger(__name__)
-
-_PORT_RETRIES = 5
 
 
 def branch_summary(branch: Branch, endpoint_id: str | None) -> dict[str, object]:
@@ -198,44 +194,42 @@ async def _insert_rows(
     name: str,
     password: str,
 ) -> tuple[Branch, Endpoint]:
-    for _ in range(_PORT_RETRIES):
+    async def add(session: AsyncSession, port: int) -> tuple[Branch, Endpoint]:
+        await plans.check_new_branch(session, project.org_id, project.id)
         now = utcnow()
-        try:
-            async with rt.sessions() as session, session.begin():
-                await plans.check_new_branch(session, project.org_id, project.id)
-                branch = Branch(
-                    id=ids.branch_id(),
-                    project_id=project.id,
-                    name=name,
-                    parent_id=parent.id,
-                    is_primary=False,
-                    state="provisioning",
-                    created_at=now,
-                )
-                endpoint = Endpoint(
-                    id=ids.endpoint_id(),
-                    project_id=project.id,
-                    branch_id=branch.id,
-                    status="provisioning",
-                    desired_state="running",
-                    port=await computes.allocate_port(session, rt.settings),
-                    password_enc=rt.secrets.encrypt(password),
-                    compute_units=parent_endpoint.compute_units,
-                    auto_suspend_seconds=parent_endpoint.auto_suspend_seconds,
-                    allowlist=list(parent_endpoint.allowlist),  # the copied pg_hba.conf has it
-                    created_at=now,
-                )
-                session.add(branch)
-                await session.flush()
-                session.add(endpoint)
-            return branch, endpoint
-        except IntegrityError:
-            async with rt.sessions() as session:
-                if await find(session, project.id, name) is not None:
-                    raise Conflict(
-                        f"A branch named {name!r} already exists in this project"
-                    ) from None
-    raise ServiceUnavailable("Could not allocate a compute port; try again")
+        branch = Branch(
+            id=ids.branch_id(),
+            project_id=project.id,
+            name=name,
+            parent_id=parent.id,
+            is_primary=False,
+            state="provisioning",
+            created_at=now,
+        )
+        endpoint = Endpoint(
+            id=ids.endpoint_id(),
+            project_id=project.id,
+            branch_id=branch.id,
+            status="provisioning",
+            desired_state="running",
+            port=port,
+            password_enc=rt.secrets.encrypt(password),
+            compute_units=parent_endpoint.compute_units,
+            auto_suspend_seconds=parent_endpoint.auto_suspend_seconds,
+            allowlist=list(parent_endpoint.allowlist),  # the copied pg_hba.conf has it
+            created_at=now,
+        )
+        session.add(branch)
+        await session.flush()
+        session.add(endpoint)
+        return branch, endpoint
+
+    async def name_taken_meanwhile() -> None:
+        async with rt.sessions() as session:
+            if await find(session, project.id, name) is not None:
+                raise Conflict(f"A branch named {name!r} already exists in this project")
+
+    return await computes.insert_with_port(rt, add, name_taken_meanwhile)
 
 
 async def _mark_ready(rt: Runtime, org_id: str, branch_id: str) -> None:

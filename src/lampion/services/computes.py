@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import quote
 
+import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
@@ -17,6 +21,11 @@ from lampion.pg.admin import set_role_password
 from lampion.runtime import Runtime
 from lampion.storage.templates import SUPERUSER
 from lampion.store.models import Endpoint
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+_PORT_RETRIES = 5
 
 
 def spec_for(rt: Runtime, endpoint: Endpoint, pg_version: int) -> ComputeSpec:
@@ -41,6 +50,25 @@ async def allocate_port(session: AsyncSession, settings: Settings) -> int:
         if port not in used and _port_is_free(settings.compute_listen_host, port):
             return port
     raise ServiceUnavailable("No free compute port left in the configured range")
+
+
+async def insert_with_port(
+    rt: Runtime,
+    add_rows: Callable[[AsyncSession, int], Awaitable[T]],
+    on_integrity_error: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """Runs ``add_rows(session, port)`` in one transaction with a free compute port. When a
+    concurrent create took the same port first (the unique constraint says so), tries again;
+    ``on_integrity_error`` may raise a better error first (a name taken meanwhile)."""
+    for _ in range(_PORT_RETRIES):
+        try:
+            async with rt.sessions() as session, session.begin():
+                return await add_rows(session, await allocate_port(session, rt.settings))
+        except IntegrityError:
+            if on_integrity_error is not None:
+                await on_integrity_error()
+            log.info("compute.port_race_retry")
+    raise ServiceUnavailable("Could not allocate a compute port; try again")
 
 
 def _port_is_free(host: str, port: int) -> bool:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 
 import structlog
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.compute.base import ComputeSpec
-from lampion.errors import InvalidRequest, NotFound, ProvisioningFailed, ServiceUnavailable
+from lampion.errors import InvalidRequest, NotFound, ProvisioningFailed
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project as ProjectOut
 from lampion.schemas.projects import ProjectCreate, ProjectCreated
@@ -23,7 +22,6 @@ from lampion.store.types import utcnow
 log = structlog.get_logger(__name__)
 
 PRIMARY_BRANCH = "main"
-_PORT_RETRIES = 5
 
 
 def project_summary(project: Project) -> dict[str, object]:
@@ -111,47 +109,42 @@ async def create(rt: Runtime, principal: Principal, request: ProjectCreate) -> P
 async def _insert_rows(
     rt: Runtime, principal: Principal, name: str, region: str, pg_version: int, password: str
 ) -> tuple[Project, Branch, Endpoint]:
-    for _ in range(_PORT_RETRIES):
+    async def add(session: AsyncSession, port: int) -> tuple[Project, Branch, Endpoint]:
+        await plans.check_new_project(session, principal.org_id)
         now = utcnow()
-        try:
-            async with rt.sessions() as session, session.begin():
-                await plans.check_new_project(session, principal.org_id)
-                project = Project(
-                    id=ids.project_id(),
-                    org_id=principal.org_id,
-                    name=name,
-                    region=region,
-                    pg_version=pg_version,
-                    state="provisioning",
-                    created_at=now,
-                )
-                branch = Branch(
-                    id=ids.branch_id(),
-                    project_id=project.id,
-                    name=PRIMARY_BRANCH,
-                    is_primary=True,
-                    state="provisioning",
-                    created_at=now,
-                )
-                endpoint = Endpoint(
-                    id=ids.endpoint_id(),
-                    project_id=project.id,
-                    branch_id=branch.id,
-                    status="provisioning",
-                    desired_state="running",
-                    port=await computes.allocate_port(session, rt.settings),
-                    password_enc=rt.secrets.encrypt(password),
-                    created_at=now,
-                )
-                session.add(project)
-                await session.flush()
-                session.add(branch)
-                await session.flush()
-                session.add(endpoint)
-            return project, branch, endpoint
-        except IntegrityError:
-            log.info("project.port_race_retry")
-    raise ServiceUnavailable("Could not allocate a compute port; try again")
+        project = Project(
+            id=ids.project_id(),
+            org_id=principal.org_id,
+            name=name,
+            region=region,
+            pg_version=pg_version,
+            state="provisioning",
+            created_at=now,
+        )
+        branch = Branch(
+            id=ids.branch_id(),
+            project_id=project.id,
+            name=PRIMARY_BRANCH,
+            is_primary=True,
+            state="provisioning",
+            created_at=now,
+        )
+        endpoint = Endpoint(
+            id=ids.endpoint_id(),
+            project_id=project.id,
+            branch_id=branch.id,
+            status="provisioning",
+            desired_state="running",
+            port=port,
+            password_enc=rt.secrets.encrypt(password),
+            created_at=now,
+        )
+        for row in (project, branch, endpoint):
+            session.add(row)
+            await session.flush()
+        return project, branch, endpoint
+
+    return await computes.insert_with_port(rt, add)
 
 
 async def _mark_ready(rt: Runtime, principal: Principal, project_id: str) -> None:
