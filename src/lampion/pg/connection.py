@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,20 @@ from lampion.compute.base import AdminTarget
 
 APPLICATION_NAME = "lampion-control"
 """Control-plane sessions carry this name so activity tracking can leave them out."""
+
+
+def client_environment(target: AdminTarget, database: str) -> dict[str, str]:
+    """The environment of a PostgreSQL client program (psql, pg_dump) run as the control
+    plane; the database is passed here, where a value is never parsed as a conninfo."""
+    return {
+        "PGHOST": target.host,
+        "PGPORT": str(target.port),
+        "PGUSER": target.user,
+        "PGDATABASE": database,
+        "PGAPPNAME": APPLICATION_NAME,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LC_ALL": "C.UTF-8",
+    }
 
 
 @asynccontextmanager

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 
 from lampion.compute.base import AdminTarget
 from lampion.compute.installations import PgInstall
-from lampion.pg.connection import APPLICATION_NAME
+from lampion.pg.connection import client_environment
 from lampion.pg.quoting import quote_ident
 
 _CHUNK = 64 * 1024
@@ -34,15 +33,7 @@ async def stream_dump(
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={
-            "PGHOST": target.host,
-            "PGPORT": str(target.port),
-            "PGUSER": target.user,
-            "PGDATABASE": database,  # an environment value is never parsed as a conninfo
-            "PGAPPNAME": APPLICATION_NAME,
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LC_ALL": "C.UTF-8",
-        },
+        env=client_environment(target, database),
     )
     assert process.stdout is not None
     assert process.stderr is not None

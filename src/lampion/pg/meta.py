@@ -4,13 +4,12 @@ rows are exactly what psql shows), run over the control plane's private socket."
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from dataclasses import dataclass, field
 
 from lampion.compute.base import AdminTarget
 from lampion.compute.installations import PgInstall
-from lampion.pg.connection import APPLICATION_NAME
+from lampion.pg.connection import client_environment
 
 _FIELD, _RECORD = "\x1f", "\x1e"
 _ROW_COUNT = re.compile(r"^\(\d+ rows?\)$")
@@ -64,15 +63,7 @@ async def run_meta(
         command,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={
-            "PGHOST": target.host,
-            "PGPORT": str(target.port),
-            "PGUSER": target.user,
-            "PGDATABASE": database,
-            "PGAPPNAME": APPLICATION_NAME,
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LC_ALL": "C.UTF-8",
-        },
+        env=client_environment(target, database),
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
