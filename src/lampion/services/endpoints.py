@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy import select
@@ -86,11 +86,22 @@ async def get(rt: Runtime, principal: Principal, project_id: str, endpoint_id: s
 async def suspend(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
+    await _as_owner(rt, principal, project_id, endpoint_id, suspend_by_id)
+    return EndpointState(id=endpoint_id, status="suspended")
+
+
+async def _as_owner(
+    rt: Runtime,
+    principal: Principal,
+    project_id: str,
+    endpoint_id: str,
+    change: Callable[[Runtime, str], Awaitable[bool]],
+) -> None:
+    """Suspends or resumes the caller's endpoint, holding its project meanwhile."""
     async with rt.sessions() as session:
         await owned(session, principal, project_id, endpoint_id)
     async with rt.locks.shared(project_id, f"project {project_id}"):
-        await suspend_by_id(rt, endpoint_id)
-    return EndpointState(id=endpoint_id, status="suspended")
+        await change(rt, endpoint_id)
 
 
 async def suspend_by_id(rt: Runtime, endpoint_id: str) -> bool:
@@ -119,10 +130,7 @@ async def suspend_by_id(rt: Runtime, endpoint_id: str) -> bool:
 async def resume(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
-    async with rt.sessions() as session:
-        await owned(session, principal, project_id, endpoint_id)
-    async with rt.locks.shared(project_id, f"project {project_id}"):
-        await resume_by_id(rt, endpoint_id)
+    await _as_owner(rt, principal, project_id, endpoint_id, resume_by_id)
     return EndpointState(id=endpoint_id, status="running")
 
 
