@@ -206,18 +206,8 @@ async def _insert_rows(
             state="provisioning",
             created_at=now,
         )
-        endpoint = Endpoint(
-            id=ids.endpoint_id(),
-            project_id=project.id,
-            branch_id=branch.id,
-            status="provisioning",
-            desired_state="running",
-            port=port,
-            password_enc=rt.secrets.encrypt(password),
-            compute_units=parent_endpoint.compute_units,
-            auto_suspend_seconds=parent_endpoint.auto_suspend_seconds,
-            allowlist=list(parent_endpoint.allowlist),  # the copied pg_hba.conf has it
-            created_at=now,
+        endpoint = computes.new_endpoint(
+            rt, project.id, branch.id, port, password, now, parent=parent_endpoint
         )
         session.add(branch)
         await session.flush()

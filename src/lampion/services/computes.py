@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import structlog
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lampion import ids
 from lampion.compute.base import ComputeSpec
 from lampion.config import Settings
 from lampion.crypto import scram_sha256_verifier
@@ -50,6 +52,37 @@ async def allocate_port(session: AsyncSession, settings: Settings) -> int:
         if port not in used and _port_is_free(settings.compute_listen_host, port):
             return port
     raise ServiceUnavailable("No free compute port left in the configured range")
+
+
+def new_endpoint(
+    rt: Runtime,
+    project_id: str,
+    branch_id: str,
+    port: int,
+    password: str,
+    now: datetime,
+    parent: Endpoint | None = None,
+) -> Endpoint:
+    """The row of a compute about to be provisioned. A branch's compute takes its parent's
+    size, auto-suspend and allowlist (the pg_hba.conf copied with the data has it)."""
+    inherited: dict[str, Any] = {}
+    if parent is not None:
+        inherited = {
+            "compute_units": parent.compute_units,
+            "auto_suspend_seconds": parent.auto_suspend_seconds,
+            "allowlist": list(parent.allowlist),
+        }
+    return Endpoint(
+        id=ids.endpoint_id(),
+        project_id=project_id,
+        branch_id=branch_id,
+        status="provisioning",
+        desired_state="running",
+        port=port,
+        password_enc=rt.secrets.encrypt(password),
+        created_at=now,
+        **inherited,
+    )
 
 
 async def insert_with_port(

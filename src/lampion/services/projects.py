@@ -129,16 +129,7 @@ async def _insert_rows(
             state="provisioning",
             created_at=now,
         )
-        endpoint = Endpoint(
-            id=ids.endpoint_id(),
-            project_id=project.id,
-            branch_id=branch.id,
-            status="provisioning",
-            desired_state="running",
-            port=port,
-            password_enc=rt.secrets.encrypt(password),
-            created_at=now,
-        )
+        endpoint = computes.new_endpoint(rt, project.id, branch.id, port, password, now)
         for row in (project, branch, endpoint):
             session.add(row)
             await session.flush()
