@@ -17,6 +17,20 @@ from tests.conftest import free_port, port_block
 LAMPION = [sys.executable, "-m", "lampion"]
 
 
+def lampion(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the `lampion` command as a user would, for its exit code and output."""
+    return subprocess.run(
+        [*LAMPION, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def new_key(env: dict[str, str], org: str, *options: str) -> str:
+    """An API key from `lampion keys create`, as the README has an operator make one."""
+    created = lampion(env, "keys", "create", "--org", org, *options)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip()
+
+
 @pytest.fixture
 def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
     start, end = port_block()

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import LAMPION
+from tests.e2e.conftest import LAMPION, lampion, new_key
 from tests.support.pg import psql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
-
-
-def lampion(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LAMPION, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_branch_per_pull_request(
@@ -25,7 +19,7 @@ def test_branch_per_pull_request(
     server_env: dict[str, str],
 ) -> None:
     base, _ = server
-    key = lampion(server_env, "keys", "create", "--org", "ci").stdout.strip()
+    key = new_key(server_env, "ci")
     env = {**server_env, "LAMPION_API_URL": base, "LAMPION_API_KEY": key}
 
     created = lampion(env, "projects", "create", "--name", "shop", "--output", "json")
@@ -87,7 +81,7 @@ def test_sql_dump_endpoints_webhooks_usage(
     server: tuple[str, Path], server_env: dict[str, str], tmp_path: Path
 ) -> None:
     base, _ = server
-    key = lampion(server_env, "keys", "create", "--org", "cli-more").stdout.strip()
+    key = new_key(server_env, "cli-more")
     env = {**server_env, "LAMPION_API_URL": base, "LAMPION_API_KEY": key}
     assert lampion(env, "projects", "create", "--name", "tools").returncode == 0
 
@@ -134,7 +128,7 @@ async def test_async_client_against_the_server(
     from lampion.client import AsyncLampion, NotFoundError
 
     base, _ = server
-    key = lampion(server_env, "keys", "create", "--org", "async-client").stdout.strip()
+    key = new_key(server_env, "async-client")
     async with AsyncLampion(base, key) as api:
         project = await api.projects.create("async-made")
         assert project.connection_string.startswith("postgresql://")

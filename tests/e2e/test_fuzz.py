@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import free_port, port_block
-from tests.e2e.conftest import LAMPION
+from tests.e2e.conftest import LAMPION, new_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
@@ -42,14 +42,7 @@ def fuzz_server(workdir: Path, templates_dir: Path) -> Iterator[tuple[str, str]]
         "LAMPION_LOG_LEVEL": "WARNING",
         "LAMPION_WEBHOOK_ALLOW_PRIVATE": "true",
     }
-    key = subprocess.run(
-        [*LAMPION, "keys", "create", "--org", "fuzz", "--plan", "pro"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
+    key = new_key(env, "fuzz", "--plan", "pro")
     log = (workdir / "fuzz-server.log").open("wb")
     process = subprocess.Popen([*LAMPION, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{env['LAMPION_API_PORT']}"
@@ -106,14 +99,7 @@ def test_another_orgs_key_gets_404_everywhere(
     base, key = fuzz_server
     owner = {"Authorization": f"Bearer {key}"}
     env = {**os.environ, "LAMPION_DATA_DIR": str(workdir / "fuzz")}
-    intruder_key = subprocess.run(
-        [*LAMPION, "keys", "create", "--org", "intruder", "--plan", "pro"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
+    intruder_key = new_key(env, "intruder", "--plan", "pro")
     intruder = {"Authorization": f"Bearer {intruder_key}"}
     with httpx.Client(base_url=base, headers=owner, timeout=120) as client:
         project = client.post("/v1/projects", json={"name": "victim"}).json()

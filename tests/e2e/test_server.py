@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import LAMPION
+from tests.e2e.conftest import LAMPION, new_key
 from tests.support.pg import direct_dsn, psql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
@@ -16,14 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 
 def test_readme_flow(server: tuple[str, Path], server_env: dict[str, str]) -> None:
     base, log_path = server
-    key = subprocess.run(
-        [*LAMPION, "keys", "create", "--org", "acme"],
-        env=server_env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
+    key = new_key(server_env, "acme")
     assert key.startswith("lmp_live_")
 
     # Exactly what `curl -X POST -H "Authorization: Bearer $KEY" -d '{...}'` sends.
@@ -73,14 +66,7 @@ def test_large_dump_streams_with_flat_memory_and_failures_show(
     import psutil
 
     base, _ = server
-    key = subprocess.run(
-        [*LAMPION, "keys", "create", "--org", "dumper"],
-        env=server_env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
+    key = new_key(server_env, "dumper")
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
         project = client.post("/v1/projects", json={"name": "big"}).json()
