@@ -166,19 +166,19 @@ def make_storage(settings: Settings, templates: Templates, user: OsUser) -> Stor
 
 async def make_compute(settings: Settings, user: OsUser, pg_versions: list[int]) -> ComputeBackend:
     if settings.compute_backend == "docker":
+        backend = DockerBackend(
+            settings.computes_dir,
+            user,
+            image=settings.compute_image,
+            network=settings.docker_network,
+            listen_host=settings.compute_listen_host,
+            start_timeout=settings.compute_start_timeout,
+        )
         try:
-            return await DockerBackend.connect(
-                settings.docker_host,
-                settings.computes_dir,
-                user,
-                image=settings.compute_image,
-                network=settings.docker_network,
-                listen_host=settings.compute_listen_host,
-                start_timeout=settings.compute_start_timeout,
-                pg_versions=pg_versions,
-            )
+            await backend.open(settings.docker_host, pg_versions)
         except DockerUnavailable as exc:
             raise StartupError(f"LAMPION_COMPUTE_BACKEND=docker: {exc}") from exc
+        return backend
     return ProcessBackend(
         settings.computes_dir, user, settings.compute_listen_host, settings.compute_start_timeout
     )

@@ -48,9 +48,10 @@ class DockerUnavailable(RuntimeError):
 
 
 class DockerBackend:
+    """Call ``open`` before anything else."""
+
     def __init__(
         self,
-        docker: aiodocker.Docker,
         computes_dir: Path,
         user: OsUser,
         *,
@@ -58,58 +59,35 @@ class DockerBackend:
         network: str,
         listen_host: str,
         start_timeout: float,
-        cpus: int,
     ):
-        self._docker = docker
         self._layout = ComputeLayout(computes_dir)
         self._user = user
         self._image = image
         self._network = network
         self._listen_host = listen_host
         self._start_timeout = start_timeout
-        self._cpus = cpus
         self._instance = hashlib.sha256(str(computes_dir.resolve()).encode()).hexdigest()[:16]
         self._addresses: dict[str, str] = {}
+        self._docker: aiodocker.Docker
+        self._cpus = 1
 
-    @classmethod
-    async def connect(
-        cls,
-        url: str | None,
-        computes_dir: Path,
-        user: OsUser,
-        *,
-        image: str,
-        network: str,
-        listen_host: str,
-        start_timeout: float,
-        pg_versions: list[int],
-    ) -> DockerBackend:
+    async def open(self, url: str | None, pg_versions: list[int]) -> None:
         """Connects to the Docker engine (``url``, else ``DOCKER_HOST``, else the local
         socket); raises DockerUnavailable when it does not answer."""
         try:
-            docker = aiodocker.Docker(url=url)
+            self._docker = aiodocker.Docker(url=url)
         except (DockerError, OSError, ValueError) as exc:
             raise DockerUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         try:
-            info = await docker.system.info()
+            info = await self._docker.system.info()
         except Exception as exc:  # aiohttp raises a family of connection errors
-            await docker.close()
+            await self._docker.close()
             raise DockerUnavailable(
                 f"the Docker engine does not answer ({type(exc).__name__}); start dockerd or "
                 "set LAMPION_DOCKER_HOST"
             ) from exc
-        backend = cls(
-            docker,
-            computes_dir,
-            user,
-            image=image,
-            network=network,
-            listen_host=listen_host,
-            start_timeout=start_timeout,
-            cpus=int(info.get("NCPU") or 1),
-        )
-        await backend._report_missing_images(pg_versions)
-        return backend
+        self._cpus = int(info.get("NCPU") or 1)
+        await self._report_missing_images(pg_versions)
 
     async def _report_missing_images(self, pg_versions: list[int]) -> None:
         for pg_version in pg_versions:
