@@ -46,7 +46,7 @@ branches_app = typer.Typer(
 @contextmanager
 def _client(api_url: str | None, api_key: str | None) -> Iterator[Lampion]:
     try:
-        client = Lampion(api_url, api_key)
+        client = Lampion(api_url=api_url, api_key=api_key)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -121,7 +121,7 @@ def projects_create(
 ) -> None:
     """Create a project (waits until its database answers)."""
     with _client(api_url, api_key) as api, _spinner(f"Creating project {name}…"):
-        created = api.projects.create(name, region, pg_version)
+        created = api.projects.create(name, region=region, pg_version=pg_version)
     emit(created, output, ["id", "name", "endpoint_id", "connection_string"])
 
 
@@ -190,14 +190,17 @@ def branches_create(
     with _client(api_url, api_key) as api:
         project_id = api.resolve_project(project)
         with _spinner(f"Creating branch {name}…"):
-            created = api.branches.create(project_id, name, parent, if_not_exists=if_not_exists)
+            created = api.branches.create(
+                project_id, name, parent=parent, if_not_exists=if_not_exists
+            )
+        shown: Any = created
         if created is None:  # it existed: show it, with its connection string
             branch = api.branches.get(project_id, name)
-            created = {
+            shown = {
                 **_plain(branch),
                 "connection_string": api.connection_string(project_id, branch=name),
             }
-        emit(created, output, ["id", "name", "parent_id", "connection_string"])
+        emit(shown, output, ["id", "name", "parent_id", "connection_string"])
 
 
 @branches_app.command("delete")
@@ -279,15 +282,13 @@ def endpoints_set(
     api_key: KeyOption = None,
 ) -> None:
     """Change a compute's settings."""
-    changes = {
-        k: v
-        for k, v in {"auto_suspend_seconds": auto_suspend_seconds,
-                     "compute_units": compute_units}.items()
-        if v is not None
-    }  # fmt: skip
     with _client(api_url, api_key) as api:
         project_id, endpoint_id = api.endpoint_of(project, branch)
-        emit(api.endpoints.update(project_id, endpoint_id, **changes), output)
+        updated = api.endpoints.update(
+            project_id, endpoint_id, auto_suspend_seconds=auto_suspend_seconds,
+            compute_units=compute_units,
+        )  # fmt: skip
+        emit(updated, output)
 
 
 @webhooks_app.command("list")
@@ -348,7 +349,7 @@ def sql(
     """Run SQL: a query argument, a --file, or standard input."""
     text = query if query is not None else (file.read() if file else sys.stdin.read())
     with _client(api_url, api_key) as api:
-        result = api.data.sql(*api.endpoint_of(project, branch), text, database)
+        result = api.data.sql(*api.endpoint_of(project, branch), text, database=database)
         emit(result.rows if result.columns else result, output, result.columns or None)
 
 
@@ -371,10 +372,10 @@ def dump(
                 console=Console(stderr=True),
             ) as bar:  # fmt: skip
                 task = bar.add_task("dump", total=None)
-                api.dump(project, to, branch, database, table,
-                         lambda n: bar.update(task, completed=n))  # fmt: skip
+                api.dump(project, to, branch=branch, database=database, table=table,
+                         progress=lambda n: bar.update(task, completed=n))  # fmt: skip
         else:
-            api.dump(project, to, branch, database, table)
+            api.dump(project, to, branch=branch, database=database, table=table)
 
 
 def usage(
@@ -385,7 +386,7 @@ def usage(
 ) -> None:
     """The organization's usage and estimated cost."""
     with _client(api_url, api_key) as api:
-        emit(api.usage.org(period), output, ["period", "total", "estimated_cost"])
+        emit(api.usage.org(period=period), output, ["period", "total", "estimated_cost"])
 
 
 def register(app: typer.Typer, command: Callable[..., Any] = connection_string) -> None:

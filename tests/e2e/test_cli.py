@@ -129,12 +129,13 @@ async def test_async_client_against_the_server(
 
     base, _ = server
     key = new_key(server_env, "async-client")
-    async with AsyncLampion(base, key) as api:
+    async with AsyncLampion(api_url=base, api_key=key) as api:
         project = await api.projects.create("async-made")
         assert project.connection_string.startswith("postgresql://")
         got = await api.projects.get(project.id)
         assert got.name == "async-made"
         branch = await api.branches.create(project.id, "feature", if_not_exists=True)
+        assert branch is not None
         assert branch.parent_id == project.branch_id
         assert await api.branches.create(project.id, "feature", if_not_exists=True) is None
         assert await api.endpoints.set_allowlist(
@@ -149,4 +150,4 @@ async def test_async_client_against_the_server(
         assert missing.value.request_id is not None
         assert missing.value.request_id.startswith("req_")
         await api.projects.delete(project.id)
-        assert await api.projects.delete(project.id, if_exists=True) is None
+        await api.projects.delete(project.id, if_exists=True)  # gone: no error

@@ -7,6 +7,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -67,6 +68,15 @@ class SyncTransport:
                 return _result(response)
             time.sleep(_delay(response, attempt))
         raise LampionAPIError(0, "server_error", "unreachable")  # pragma: no cover
+
+    def download(self, path: str, params: dict[str, str]) -> Iterator[bytes]:
+        """A streamed answer's bytes (not retried: a retry would repeat what was read)."""
+        headers = _headers(self.key, "GET", idempotent=False)
+        with self.http.stream("GET", path, params=params, headers=headers) as response:
+            if response.status_code >= 400:
+                response.read()
+                _result(response)
+            yield from response.iter_bytes()
 
     def close(self) -> None:
         self.http.close()
