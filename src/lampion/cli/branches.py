@@ -1,0 +1,72 @@
+"""`lampion branches`: branch databases (copy-on-write forks), e.g. one per pull request."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lampion.cli.connect import connect
+from lampion.cli.options import KeyOption, OutputOption, ProjectOption, UrlOption
+from lampion.cli.output import emit, plain, spinner
+from lampion.schemas.branches import BranchCreated
+
+app = typer.Typer(
+    help="Branch databases (copy-on-write forks), e.g. one per pull request.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_branches(
+    project: ProjectOption, output: OutputOption = None, api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """List a project's branches."""
+    with connect(api_url, api_key) as api:
+        emit(
+            api.branches.list(api.resolve_project(project)),
+            output,
+            ["id", "name", "is_primary", "parent_id", "endpoint_id", "created_at"],
+        )
+
+
+@app.command("create")
+def create(
+    project: ProjectOption,
+    name: Annotated[str, typer.Option(help="Branch name, e.g. pr-123")],
+    parent: Annotated[
+        str | None, typer.Option(help="Parent branch id or name (default: main)")
+    ] = None,
+    if_not_exists: Annotated[
+        bool, typer.Option("--if-not-exists", help="Succeed with the existing branch")
+    ] = False,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Create a branch: the parent's data at this moment, with its own compute."""
+    with connect(api_url, api_key) as api:
+        project_id = api.resolve_project(project)
+        with spinner(f"Creating branch {name}…"):
+            created = api.branches.create(
+                project_id, name, parent=parent, if_not_exists=if_not_exists
+            )
+        shown: BranchCreated | dict[str, Any] = created or {  # it existed: show it
+            **plain(api.branches.get(project_id, name)),
+            "connection_string": api.connection_string(project_id, branch=name),
+        }
+        emit(shown, output, ["id", "name", "parent_id", "connection_string"])
+
+
+@app.command("delete")
+def delete(
+    project: ProjectOption,
+    branch: Annotated[str, typer.Option("--branch", "-b", help="Branch id or name")],
+    if_exists: Annotated[bool, typer.Option("--if-exists", help="No error if it is gone")] = False,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Delete a branch, its compute and its data."""
+    with connect(api_url, api_key) as api:
+        api.branches.delete(api.resolve_project(project), branch, if_exists=if_exists)
