@@ -21,7 +21,7 @@ class Call(Generic[T_co]):
     method: str
     path: str
     result: type[T_co] | None = None
-    """The model the answer parses into; None: the answer is not read (deletes)."""
+    """The model the answer parses into; None for calls that answer nothing (deletes)."""
     params: Mapping[str, Any] | None = None
     json: Any = None
     tolerate: type[LampionAPIError] | None = None
