@@ -1,9 +1,11 @@
-"""A typed client for the Lampion API (sync and async), as used by the `lampion` CLI.
+"""A typed client for the Lampion API (sync and async), as used by the `lampion` CLI:
+every method returns the server's pydantic models (awaitables of them in `AsyncLampion`).
 
 from lampion.client import Lampion
 with Lampion() as api:                       # LAMPION_API_URL, LAMPION_API_KEY
-    branch = api.branches.create("my-project", name="pr-123", if_not_exists=True)
-    print(api.connection_string("my-project", branch="pr-123"))
+    project_id = api.resolve_project("my-project")
+    branch = api.branches.create(project_id, "pr-123", if_not_exists=True)
+    print(api.connection_string(project_id, branch="pr-123"))
 """
 
 from lampion.client.api import AsyncLampion, Lampion
