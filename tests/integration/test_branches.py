@@ -147,6 +147,26 @@ async def test_delete_rules(
     assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
 
 
+async def test_failed_branch_creation_leaves_nothing(
+    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+) -> None:
+    """The clone carries a setting its new postgres refuses at start: the compute, the data
+    dir and the rows are all undone, and the parent keeps running."""
+    runtime: Runtime = branching_app.state.runtime
+    dsn = project["connection_string"]
+    await fetchval(dsn, "ALTER SYSTEM SET shared_preload_libraries = 'no_such_library'")
+    base = f"/v1/projects/{project['id']}/branches"
+    before = await runtime.storage.branch_ids()
+
+    response = await bapi.post(base, json={"name": "doomed"})
+    assert response.status_code == 503, response.text
+    assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
+    assert await runtime.storage.branch_ids() == before
+    assert set(await runtime.compute.running_endpoints()) >= {project["endpoint_id"]}
+    assert await fetchval(dsn, "SELECT 1") == 1
+    await fetchval(dsn, "ALTER SYSTEM RESET shared_preload_libraries")
+
+
 async def test_concurrent_branch_creations(
     bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
+from lampion.schemas.connection import ConnectionInfo
 
 
 class BranchCreate(RequestModel):
@@ -27,10 +28,5 @@ class Branch(ResponseModel):
     created_at: Timestamp
 
 
-class BranchCreated(Branch):
+class BranchCreated(ConnectionInfo, Branch):
     compute_id: str = Field(examples=["ep-new"], description="The new compute's endpoint id")
-    pg_port: int = Field(examples=[55436])
-    connection_string: str
-    pg_password: str
-    host: str
-    port: int

@@ -8,21 +8,17 @@ from pydantic import Field, field_validator
 
 from lampion.compute.sizing import ALLOWED_COMPUTE_UNITS
 from lampion.schemas.common import RequestModel, ResponseModel, Timestamp
+from lampion.schemas.connection import ConnectionInfo
 
 EndpointStatus = Literal["provisioning", "running", "suspended", "failed"]
 AUTO_SUSPEND_MIN, AUTO_SUSPEND_MAX = 10, 604800
 
 
-class Endpoint(ResponseModel):
+class Endpoint(ConnectionInfo):
     id: str = Field(examples=["ep-abc"])
     project_id: str
     branch_id: str
     status: EndpointStatus = Field(examples=["running"])
-    connection_string: str = Field(examples=["postgresql://..."])
-    pg_password: str = Field(examples=["xxx"])
-    host: str
-    port: int = Field(description="Port of the connection string (the connection proxy)")
-    pg_port: int = Field(description="The compute's own PostgreSQL port (direct connections)")
     auto_suspend_seconds: int = Field(examples=[300])
     compute_units: float = Field(examples=[1.0])
     last_active_at: Timestamp | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
+from lampion.schemas.connection import ConnectionInfo
 
 
 class ProjectCreate(RequestModel):
@@ -24,13 +25,6 @@ class Project(ResponseModel):
     created_at: Timestamp
 
 
-class ProjectCreated(Project):
+class ProjectCreated(ConnectionInfo, Project):
     branch_id: str = Field(examples=["br-abc123"])
     endpoint_id: str = Field(examples=["ep-abc"])
-    connection_string: str = Field(
-        examples=["postgresql://cloud_admin:YaQYfbg@127.0.0.1:55432/postgres?sslmode=require"]
-    )
-    pg_password: str = Field(examples=["YaQYfbg..."])
-    host: str = Field(examples=["db-test.lampion.cloud"])
-    port: int = Field(examples=[5432], description="The connection proxy's port")
-    pg_port: int = Field(examples=[55436], description="The compute's own port (direct)")

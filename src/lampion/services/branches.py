@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
-from lampion.compute.base import ComputeSpec
-from lampion.errors import (
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    ProvisioningFailed,
-)
-from lampion.pg.backup import PgOnlineBackup
+from lampion.errors import Conflict, InvalidRequest, NotFound
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchCreate, BranchCreated
-from lampion.services import computes, events, intervals, plans
+from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.store.models import Branch, Endpoint, Project
@@ -109,6 +104,7 @@ async def create(
         if await find(session, project.id, body.name) is not None:
             raise Conflict(f"A branch named {body.name!r} already exists in this project")
     password = ids.password()
+    parent_spec = computes.spec_for(rt, parent_endpoint, project.pg_version)
     async with (
         rt.locks.shared(project.id, f"project {project.id}"),
         rt.locks.shared(parent_endpoint.id, f"endpoint {parent_endpoint.id}"),
@@ -116,48 +112,25 @@ async def create(
         branch, endpoint = await _insert_rows(
             rt, project, parent, parent_endpoint, body.name, password
         )
-        spec = computes.spec_for(rt, endpoint, project.pg_version)
+        made = provisioning.Footprint(
+            specs=[computes.spec_for(rt, endpoint, project.pg_version)], branch_ids=[branch.id]
+        )
         async with rt.locks.exclusive(branch.id, f"branch {body.name}"):
-            await _provision(rt, project, parent, parent_endpoint, branch.id, spec, password)
+            await provisioning.provision(
+                rt,
+                BranchResource(branch.id),
+                made,
+                password=password,
+                make_data=lambda: provisioning.clone_data(rt, parent_spec, parent.id, branch.id),
+                mark_ready=lambda session: _mark_ready(session, project.org_id, branch.id),
+            )
     log.info("branch.created", branch_id=branch.id, parent_id=parent.id, endpoint_id=endpoint.id)
     return BranchCreated(
         **_out(branch, endpoint.id).model_dump(exclude={"state"}),
         state="ready",
         compute_id=endpoint.id,
-        pg_port=endpoint.port,
-        connection_string=computes.connection_string(rt.settings, endpoint.id, password),
-        pg_password=password,
-        host=rt.settings.public_host,
-        port=rt.settings.proxy_port,
+        **computes.connection_info(rt.settings, endpoint, password).model_dump(),
     )
-
-
-async def _provision(
-    rt: Runtime,
-    project: Project,
-    parent: Branch,
-    parent_endpoint: Endpoint,
-    branch_id: str,
-    spec: ComputeSpec,
-    password: str,
-) -> None:
-    """Clone, start, set the password, mark ready; on any failure undo all of it."""
-    try:
-        await _clone(rt, project, parent, parent_endpoint, branch_id)
-        await rt.compute.start(spec)
-        await computes.set_superuser_password(rt, spec, password)
-        await _mark_ready(rt, project.org_id, branch_id)
-    except BaseException as exc:
-        log.error(
-            "branch.provisioning_failed",
-            branch_id=branch_id,
-            error_type=type(exc).__name__,
-            error=str(exc),
-        )
-        await _undo(rt, branch_id, spec)
-        if isinstance(exc, Exception):
-            raise ProvisioningFailed() from exc
-        raise
 
 
 async def _resolve_parent(session: AsyncSession, project_id: str, parent_ref: str | None) -> Branch:
@@ -173,17 +146,6 @@ async def _resolve_parent(session: AsyncSession, project_id: str, parent_ref: st
             details={"field": "parent_id", "value": parent_ref},
         )
     return parent
-
-
-async def _clone(
-    rt: Runtime, project: Project, parent: Branch, parent_endpoint: Endpoint, child_id: str
-) -> None:
-    parent_spec = computes.spec_for(rt, parent_endpoint, project.pg_version)
-    if (await rt.compute.status(parent_spec)).running:
-        backup = PgOnlineBackup(rt.compute.admin_target(parent_spec), label=child_id)
-        await rt.storage.clone_running(parent.id, child_id, backup)
-    else:
-        await rt.storage.clone_stopped(parent.id, child_id)
 
 
 async def _insert_rows(
@@ -207,7 +169,7 @@ async def _insert_rows(
             created_at=now,
         )
         endpoint = computes.new_endpoint(
-            rt, project.id, branch.id, port, password, now, parent=parent_endpoint
+            rt, project.id, branch.id, port=port, password=password, now=now, parent=parent_endpoint
         )
         session.add(branch)
         await session.flush()
@@ -222,35 +184,39 @@ async def _insert_rows(
     return await computes.insert_with_port(rt, add, name_taken_meanwhile)
 
 
-async def _mark_ready(rt: Runtime, org_id: str, branch_id: str) -> None:
-    async with rt.sessions() as session, session.begin():
-        branch = await session.get(Branch, branch_id)
-        endpoint = await _endpoint_of(session, branch_id)
-        if branch is None or endpoint is None:
-            raise NotFound(f"Branch {branch_id} disappeared while it was being created")
-        now = utcnow()
-        branch.state = "ready"
-        endpoint.status = "running"
-        endpoint.last_active_at = now
-        await intervals.open_interval(session, endpoint, org_id, now)
-        events.emit(session, org_id, "branch.created", branch_summary(branch, endpoint.id))
+async def _mark_ready(session: AsyncSession, org_id: str, branch_id: str) -> None:
+    branch = await session.get(Branch, branch_id)
+    endpoint = await _endpoint_of(session, branch_id)
+    if branch is None or endpoint is None:
+        raise NotFound(f"Branch {branch_id} disappeared while it was being created")
+    branch.state = "ready"
+    await provisioning.mark_running(session, endpoint, org_id, utcnow())
+    events.emit(session, org_id, "branch.created", branch_summary(branch, endpoint.id))
 
 
-async def _undo(rt: Runtime, branch_id: str, spec: ComputeSpec) -> None:
-    try:
-        await computes.destroy(rt, spec)
-    except Exception as exc:  # the reconciler removes what is left
-        log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
-    await rt.storage.delete(branch_id)
-    async with rt.sessions() as session, session.begin():
-        await _delete_rows(session, branch_id, spec.endpoint_id)
+@dataclass(frozen=True)
+class BranchResource:
+    """A branch holds its compute and its data dir."""
 
+    id: str
+    kind = "branch"
 
-async def _delete_rows(session: AsyncSession, branch_id: str, endpoint_id: str | None) -> None:
-    if endpoint_id is not None:
-        await intervals.close_interval(session, endpoint_id, utcnow())
-        await session.execute(delete(Endpoint).where(Endpoint.id == endpoint_id))
-    await session.execute(delete(Branch).where(Branch.id == branch_id))
+    async def footprint(self, rt: Runtime, session: AsyncSession) -> provisioning.Footprint | None:
+        row = (
+            await session.execute(select(Branch, Project).join(Project).where(Branch.id == self.id))
+        ).first()
+        if row is None:
+            return None
+        branch, project = row
+        endpoint = await _endpoint_of(session, branch.id)
+        summary = branch_summary(branch, endpoint.id if endpoint else None)
+        return provisioning.Footprint(
+            specs=[computes.spec_for(rt, endpoint, project.pg_version)] if endpoint else [],
+            branch_ids=[branch.id],
+            deleted_event=provisioning.Event(project.org_id, "branch.deleted", summary)
+            if branch.state == "deleting"
+            else None,
+        )
 
 
 async def delete_branch(
@@ -287,7 +253,7 @@ async def delete_branch(
             if await _children(session, branch.id):
                 raise Conflict(f"Branch {branch.name} has child branches; delete them first")
             row.state = "deleting"
-        await finish_delete(rt, branch.id)
+        await provisioning.destroy(rt, BranchResource(branch.id))
     log.info("branch.deleted", branch_id=branch.id)
 
 
@@ -295,33 +261,3 @@ async def _children(session: AsyncSession, branch_id: str) -> list[str]:
     return list(
         (await session.scalars(select(Branch.name).where(Branch.parent_id == branch_id))).all()
     )
-
-
-async def finish_delete(rt: Runtime, branch_id: str) -> None:
-    """Removes a branch's compute and data, then its rows with a ``branch.deleted`` event.
-    Safe to run again after a crash; also undoes a create that a crash interrupted."""
-    async with rt.sessions() as session:
-        row = (
-            await session.execute(
-                select(Branch, Project).join(Project).where(Branch.id == branch_id)
-            )
-        ).first()
-        if row is None:
-            return
-        project = row[1]
-        endpoint = await _endpoint_of(session, branch_id)
-    if endpoint is not None:
-        await computes.destroy(rt, computes.spec_for(rt, endpoint, project.pg_version))
-    await rt.storage.delete(branch_id)
-    async with rt.sessions() as session, session.begin():
-        branch_row = await session.get(Branch, branch_id)
-        if branch_row is None:
-            return
-        if branch_row.state == "deleting":  # an interrupted create was never announced
-            events.emit(
-                session,
-                project.org_id,
-                "branch.deleted",
-                branch_summary(branch_row, endpoint.id if endpoint else None),
-            )
-        await _delete_rows(session, branch_id, endpoint.id if endpoint else None)

@@ -21,6 +21,7 @@ from lampion.crypto import scram_sha256_verifier
 from lampion.errors import ServiceUnavailable
 from lampion.pg.admin import set_role_password
 from lampion.runtime import Runtime
+from lampion.schemas.connection import ConnectionInfo
 from lampion.storage.templates import SUPERUSER
 from lampion.store.models import Endpoint
 
@@ -58,6 +59,7 @@ def new_endpoint(
     rt: Runtime,
     project_id: str,
     branch_id: str,
+    *,
     port: int,
     password: str,
     now: datetime,
@@ -120,10 +122,22 @@ async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) 
     )
 
 
+def connection_info(settings: Settings, endpoint: Endpoint, password: str) -> ConnectionInfo:
+    """How to reach a compute as its superuser: through the proxy, or on its own port."""
+    return ConnectionInfo(
+        connection_string=connection_string(settings, endpoint.id, password),
+        pg_password=password,
+        host=settings.public_host,
+        port=settings.proxy_port,
+        pg_port=endpoint.port,
+    )
+
+
 def connection_string(
     settings: Settings,
     endpoint_id: str,
     password: str,
+    *,
     database: str = "postgres",
     role: str = SUPERUSER,
 ) -> str:

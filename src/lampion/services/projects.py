@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
-from lampion.compute.base import ComputeSpec
-from lampion.errors import InvalidRequest, NotFound, ProvisioningFailed
+from lampion.errors import InvalidRequest, NotFound
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project as ProjectOut
 from lampion.schemas.projects import ProjectCreate, ProjectCreated
-from lampion.services import computes, events, intervals, plans
+from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -70,39 +70,27 @@ async def create(rt: Runtime, principal: Principal, request: ProjectCreate) -> P
     project, branch, endpoint = await _insert_rows(
         rt, principal, request.name, region, install.major, password
     )
-    spec = computes.spec_for(rt, endpoint, project.pg_version)
+    made = provisioning.Footprint(
+        specs=[computes.spec_for(rt, endpoint, project.pg_version)],
+        branch_ids=[branch.id],
+        project_id=project.id,
+    )
     async with rt.locks.exclusive(project.id, f"project {project.id}"):
-        try:
-            await rt.storage.create_root(branch.id, install)
-            await rt.compute.start(spec)
-            await computes.set_superuser_password(rt, spec, password)
-            await _mark_ready(rt, principal, project.id)
-        except BaseException as exc:
-            log.error(
-                "project.provisioning_failed",
-                project_id=project.id,
-                error_type=type(exc).__name__,
-                error=str(exc),
-            )
-            await _undo(rt, project.id, [spec], [branch.id])
-            if isinstance(exc, Exception):
-                raise ProvisioningFailed() from exc
-            raise
+        await provisioning.provision(
+            rt,
+            ProjectResource(project.id),
+            made,
+            password=password,
+            make_data=lambda: rt.storage.create_root(branch.id, install),
+            mark_ready=lambda session: _mark_ready(session, principal, project.id),
+        )
     log.info("project.created", project_id=project.id, endpoint_id=endpoint.id)
     return ProjectCreated(
-        id=project.id,
-        name=project.name,
-        region=project.region,
-        pg_version=project.pg_version,
+        **ProjectOut.model_validate(project).model_dump(exclude={"state"}),
         state="active",
-        created_at=project.created_at,
         branch_id=branch.id,
         endpoint_id=endpoint.id,
-        connection_string=computes.connection_string(rt.settings, endpoint.id, password),
-        pg_password=password,
-        host=rt.settings.public_host,
-        port=rt.settings.proxy_port,
-        pg_port=endpoint.port,
+        **computes.connection_info(rt.settings, endpoint, password).model_dump(),
     )
 
 
@@ -129,7 +117,9 @@ async def _insert_rows(
             state="provisioning",
             created_at=now,
         )
-        endpoint = computes.new_endpoint(rt, project.id, branch.id, port, password, now)
+        endpoint = computes.new_endpoint(
+            rt, project.id, branch.id, port=port, password=password, now=now
+        )
         for row in (project, branch, endpoint):
             session.add(row)
             await session.flush()
@@ -138,57 +128,48 @@ async def _insert_rows(
     return await computes.insert_with_port(rt, add)
 
 
-async def _mark_ready(rt: Runtime, principal: Principal, project_id: str) -> None:
-    async with rt.sessions() as session, session.begin():
-        project = await get_owned(session, principal, project_id)
-        project.state = "active"
-        for branch in await session.scalars(select(Branch).where(Branch.project_id == project_id)):
-            branch.state = "ready"
-        endpoints = (
-            await session.scalars(select(Endpoint).where(Endpoint.project_id == project_id))
-        ).all()
-        now = utcnow()
-        for endpoint in endpoints:
-            endpoint.status = "running"
-            endpoint.last_active_at = now
-            await intervals.open_interval(session, endpoint, principal.org_id, now)
-        events.emit(
-            session,
-            principal.org_id,
-            "project.created",
-            {**project_summary(project), "endpoint_ids": [e.id for e in endpoints]},
+async def _mark_ready(session: AsyncSession, principal: Principal, project_id: str) -> None:
+    project = await get_owned(session, principal, project_id)
+    project.state = "active"
+    for branch in await session.scalars(select(Branch).where(Branch.project_id == project_id)):
+        branch.state = "ready"
+    endpoints = (
+        await session.scalars(select(Endpoint).where(Endpoint.project_id == project_id))
+    ).all()
+    now = utcnow()
+    for endpoint in endpoints:
+        await provisioning.mark_running(session, endpoint, principal.org_id, now)
+    events.emit(
+        session,
+        principal.org_id,
+        "project.created",
+        {**project_summary(project), "endpoint_ids": [e.id for e in endpoints]},
+    )
+
+
+@dataclass(frozen=True)
+class ProjectResource:
+    """A project holds every branch and compute in it."""
+
+    id: str
+    kind = "project"
+
+    async def footprint(self, rt: Runtime, session: AsyncSession) -> provisioning.Footprint | None:
+        project = await session.get(Project, self.id)
+        if project is None:
+            return None
+        endpoints = await session.scalars(select(Endpoint).where(Endpoint.project_id == self.id))
+        branch_ids = await session.scalars(select(Branch.id).where(Branch.project_id == self.id))
+        return provisioning.Footprint(
+            specs=[computes.spec_for(rt, e, project.pg_version) for e in endpoints],
+            branch_ids=list(branch_ids),
+            project_id=project.id,
+            deleted_event=provisioning.Event(
+                project.org_id, "project.deleted", project_summary(project)
+            )
+            if project.state == "deleting"
+            else None,
         )
-
-
-async def _undo(
-    rt: Runtime, project_id: str, specs: Sequence[ComputeSpec], branch_ids: Sequence[str]
-) -> None:
-    """Removes every trace of a project whose creation failed or was interrupted."""
-    await _destroy_resources(rt, specs, branch_ids)
-    async with rt.sessions() as session, session.begin():
-        await _delete_rows(session, project_id)
-
-
-async def _destroy_resources(
-    rt: Runtime, specs: Sequence[ComputeSpec], branch_ids: Sequence[str]
-) -> None:
-    for spec in specs:
-        try:
-            await computes.destroy(rt, spec)
-        except Exception as exc:  # keep undoing the rest; the reconciler retries later
-            log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
-    for branch_id in branch_ids:
-        await rt.storage.delete(branch_id)
-
-
-async def _delete_rows(session: AsyncSession, project_id: str) -> None:
-    for endpoint_id in await session.scalars(
-        select(Endpoint.id).where(Endpoint.project_id == project_id)
-    ):
-        await intervals.close_interval(session, endpoint_id, utcnow())
-    await session.execute(delete(Endpoint).where(Endpoint.project_id == project_id))
-    await session.execute(delete(Branch).where(Branch.project_id == project_id))
-    await session.execute(delete(Project).where(Project.id == project_id))
 
 
 async def delete_project(rt: Runtime, principal: Principal, project_id: str) -> None:
@@ -196,30 +177,5 @@ async def delete_project(rt: Runtime, principal: Principal, project_id: str) -> 
         async with rt.sessions() as session, session.begin():
             project = await get_owned(session, principal, project_id)
             project.state = "deleting"
-        await finish_delete(rt, project_id)
+        await provisioning.destroy(rt, ProjectResource(project_id))
     log.info("project.deleted", project_id=project_id)
-
-
-async def finish_delete(rt: Runtime, project_id: str) -> None:
-    """Stops and removes a project's computes and data, then its rows with a
-    ``project.deleted`` event in one transaction. Safe to run again after a crash, and
-    also undoes a create that a crash interrupted."""
-    async with rt.sessions() as session:
-        project = await session.get(Project, project_id)
-        if project is None:
-            return
-        endpoints = (
-            await session.scalars(select(Endpoint).where(Endpoint.project_id == project_id))
-        ).all()
-        branch_ids = list(
-            (await session.scalars(select(Branch.id).where(Branch.project_id == project_id))).all()
-        )
-        specs = [computes.spec_for(rt, e, project.pg_version) for e in endpoints]
-    await _destroy_resources(rt, specs, branch_ids)
-    async with rt.sessions() as session, session.begin():
-        project = await session.get(Project, project_id)
-        if project is None:
-            return
-        if project.state == "deleting":  # an interrupted create was never announced
-            events.emit(session, project.org_id, "project.deleted", project_summary(project))
-        await _delete_rows(session, project_id)

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import select
 
 from lampion.runtime import Runtime
-from lampion.services import branches, computes, events, intervals, projects
+from lampion.services import branches, computes, events, intervals, projects, provisioning
 from lampion.services.endpoints import endpoint_summary
 from lampion.store.locking import exclusive_pass
 from lampion.store.models import Branch, Endpoint, Project
@@ -59,14 +59,20 @@ class Reconciler:
             ):
                 continue
             log.warning("reconciler.finish_project", project_id=project.id, state=project.state)
-            await _attempt(projects.finish_delete(self.rt, project.id), project_id=project.id)
+            await _attempt(
+                provisioning.destroy(self.rt, projects.ProjectResource(project.id)),
+                project_id=project.id,
+            )
         for branch in stuck_branches:
             if self.rt.locks.busy(branch.id) or _too_recent(
                 branch.state, branch.created_at, cutoff
             ):
                 continue
             log.warning("reconciler.finish_branch", branch_id=branch.id, state=branch.state)
-            await _attempt(branches.finish_delete(self.rt, branch.id), branch_id=branch.id)
+            await _attempt(
+                provisioning.destroy(self.rt, branches.BranchResource(branch.id)),
+                branch_id=branch.id,
+            )
 
     async def _converge_computes(self) -> None:
         async with self.rt.sessions() as session:
