@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
+from lampion.states import BranchState
 
 
 class BranchCreate(RequestModel):
@@ -22,7 +23,7 @@ class Branch(ResponseModel):
     name: str = Field(examples=["main"])
     is_primary: bool
     parent_id: str | None = None
-    state: str = Field(examples=["ready"], description="provisioning | ready | deleting")
+    state: BranchState = Field(examples=["ready"])
     endpoint_id: str | None = Field(None, examples=["ep-abc"])
     created_at: Timestamp
 
