@@ -18,6 +18,7 @@ from lampion.api import (
     metrics,
     objects,
     openapi,
+    plans,
     projects,
     sql,
     webhooks,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sql.router)
     app.include_router(objects.router)
     app.include_router(metrics.router)
+    app.include_router(plans.router)
     app.include_router(webhooks.router)
     app.include_router(api_keys.router)
     return app
