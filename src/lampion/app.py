@@ -28,6 +28,7 @@ from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
+from lampion.services import ratelimit
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
@@ -35,8 +36,8 @@ from lampion.workers.sampler import Sampler
 from lampion.workers.webhooks import WebhookWorker
 
 EXPOSED_HEADERS = [
-    "X-Request-Id", "X-Lampion-Version", "X-Total-Count", "Link", "X-RateLimit-Limit",
-    "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed",
+    "X-Request-Id", "X-Lampion-Version", "X-Total-Count", "Link", *ratelimit.HEADERS,
+    ratelimit.RETRY_AFTER, "Idempotent-Replayed",
 ]  # fmt: skip
 
 
