@@ -36,7 +36,7 @@ class DesiredState(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """A webhook delivery's; `failed` once its retry schedule ran out or the webhook went away."""
+    """Where a webhook delivery stands; `failed`: retries ran out or the webhook went away."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
