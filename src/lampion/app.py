@@ -18,6 +18,7 @@ from lampion.api import (
     metrics,
     objects,
     openapi,
+    plans,
     projects,
     sql,
     webhooks,
@@ -27,6 +28,7 @@ from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
+from lampion.services import ratelimit
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
@@ -34,8 +36,8 @@ from lampion.workers.sampler import Sampler
 from lampion.workers.webhooks import WebhookWorker
 
 EXPOSED_HEADERS = [
-    "X-Request-Id", "X-Lampion-Version", "X-Total-Count", "Link", "X-RateLimit-Limit",
-    "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed",
+    "X-Request-Id", "X-Lampion-Version", "X-Total-Count", "Link", *ratelimit.HEADERS,
+    ratelimit.RETRY_AFTER, "Idempotent-Replayed",
 ]  # fmt: skip
 
 
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sql.router)
     app.include_router(objects.router)
     app.include_router(metrics.router)
+    app.include_router(plans.router)
     app.include_router(webhooks.router)
     app.include_router(api_keys.router)
     return app

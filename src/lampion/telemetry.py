@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
+from lampion.states import EndpointStatus
 from lampion.store.engine import Sessions
 from lampion.store.models import Endpoint, MetricsSnapshot
 
@@ -79,7 +80,7 @@ class Telemetry:
                     select(MetricsSnapshot).join(latest, latest.c.id == MetricsSnapshot.id)
                 )
             ).all()
-        for status in ("provisioning", "running", "suspended", "failed"):
+        for status in EndpointStatus:
             self.computes.labels(status).set(by_status.get(status, 0))
         for gauge in (
             self.endpoint_connections,

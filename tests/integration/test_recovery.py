@@ -13,6 +13,7 @@ import pytest
 
 from lampion.config import Settings
 from lampion.runtime import Runtime
+from lampion.states import BranchState, ProjectState
 from lampion.storage.templates import Templates
 from tests.conftest import client_for, make_settings, running_app
 from tests.support.orgs import make_key
@@ -100,7 +101,7 @@ async def test_restart_finishes_an_interrupted_create(
         async with rt.sessions() as session, session.begin():
             row = await session.get(Project, project["id"])
             assert row is not None
-            row.state = "provisioning"  # as if the process died before marking it ready
+            row.state = ProjectState.PROVISIONING  # as if the process died before marking it ready
     async with running_app(own) as app:
         rt = app.state.runtime
         async with client_for(app, key) as client:
@@ -171,7 +172,7 @@ async def test_restart_removes_a_half_created_branch(
         async with rt.sessions() as session, session.begin():
             row = await session.get(Branch, branch["id"])
             assert row is not None
-            row.state = "provisioning"  # as if the process died mid-create
+            row.state = BranchState.PROVISIONING  # as if the process died mid-create
     async with running_app(own) as app:
         rt = app.state.runtime
         assert branch["compute_id"] not in await rt.compute.running_endpoints()

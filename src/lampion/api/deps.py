@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from lampion.api.credentials import request_key
 from lampion.runtime import Runtime
 from lampion.services import ratelimit
 from lampion.services.auth import Principal, authenticate
-
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer lmp_live_…`")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: lmp_live_…`")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -26,10 +23,8 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 async def get_principal(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
+    presented: Annotated[str | None, Depends(request_key)],
 ) -> Principal:
-    presented = bearer.credentials if bearer else api_key
     principal = await authenticate(runtime.sessions, presented)
     if runtime.settings.rate_limit_enabled:
         state = await ratelimit.consume(runtime.sessions, principal)

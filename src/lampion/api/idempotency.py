@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lampion.api.credentials import presented_key
 from lampion.api.errors import error_body
 from lampion.errors import LampionError
 from lampion.services import idempotency
@@ -26,7 +28,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key = key_header.decode("latin-1").strip()
-        presented = _presented_api_key(headers)
+        presented = presented_key(Headers(scope=scope))
         if presented is None:
             await self.app(scope, receive, send)  # authentication will answer 401
             return
@@ -83,14 +85,6 @@ class _Captured:
     status: int = 500
     content_type: str | None = None
     body: bytearray = field(default_factory=bytearray)
-
-
-def _presented_api_key(headers: dict[bytes, bytes]) -> str | None:
-    authorization = headers.get(b"authorization", b"").decode("latin-1")
-    if authorization.lower().startswith("bearer "):
-        return authorization[7:].strip() or None
-    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    return api_key or None
 
 
 async def _read_body(receive: Receive) -> bytes:

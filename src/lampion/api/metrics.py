@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from lampion.api.credentials import presented_key
 from lampion.api.deps import PrincipalDep, RuntimeDep
 from lampion.api.listing import Paging, paginate, paging_for
 from lampion.api.responses import errors
 from lampion.schemas.metrics import LiveMetrics, OrgUsage, Snapshot, Usage
-from lampion.schemas.plans import Plan
-from lampion.services import metrics, plans, usage
+from lampion.services import metrics, usage
 from lampion.services.auth import authenticate
 
 router = APIRouter(tags=["Metrics & Usage"])
@@ -60,25 +60,10 @@ async def org_usage(rt: RuntimeDep, principal: PrincipalDep, period: Period = No
     return await usage.org_usage(rt, principal, period)
 
 
-@router.get("/v1/plans", response_model=list[Plan], tags=["Plans"], responses=errors())
-async def list_plans(
-    request: Request,
-    response: Response,
-    rt: RuntimeDep,
-    principal: PrincipalDep,
-    page: Paging = Depends(paging_for("name", "cu_hour_usd", "max_projects")),
-) -> list[Plan]:
-    """Plans with their limits and prices."""
-    items = await plans.list_plans(rt.sessions)
-    return paginate(request, response, items, page)
-
-
 @router.get("/metrics", include_in_schema=False)
 async def prometheus(request: Request, rt: RuntimeDep) -> Response:
     """Prometheus text format; behind an API key unless LAMPION_METRICS_PUBLIC=true."""
     if not rt.settings.metrics_public:
-        bearer = request.headers.get("authorization", "")
-        presented = bearer[7:] if bearer.lower().startswith("bearer ") else None
-        await authenticate(rt.sessions, presented or request.headers.get("x-api-key"))
+        await authenticate(rt.sessions, presented_key(request.headers))
     body = await rt.telemetry.render(rt.sessions)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

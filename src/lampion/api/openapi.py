@@ -8,27 +8,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from lampion.api.responses import STATUS_TEXT
+from lampion.services import ratelimit
+
 _ERROR = {"$ref": "#/components/schemas/ErrorBody"}
-_STATUS_TEXT = {
-    "400": "Invalid request (`invalid_request`): failing fields in `details`",
-    "401": "Missing or invalid API key (`authentication_failed`)",
-    "403": "The key may not do this (`forbidden`)",
-    "404": "No such resource in your organization (`not_found`)",
-    "409": "Conflicting state, or the same Idempotency-Key still in flight (`conflict`)",
-    "422": "Idempotency-Key reused with another request (`idempotency_key_reused`)",
-    "429": "Rate limit exceeded (`rate_limit_exceeded`); see `Retry-After`",
-    "500": "Internal error (`server_error`); nothing internal is disclosed",
-}
 _ALWAYS = {"X-Request-Id": "The request's id", "X-Lampion-Version": "The server's version"}
-_RATE = {
-    "X-RateLimit-Limit": "Requests per hour of this key's plan",
-    "X-RateLimit-Remaining": "Requests left in the bucket",
-    "X-RateLimit-Reset": "Unix time when the bucket is full again",
-}
 _PAGES = {
     "X-Total-Count": "Items across all pages",
     "Link": 'RFC 8288 links: rel="first", "last", "next", "prev"',
 }
+
+
+def _status_text(status: str) -> str:
+    return STATUS_TEXT.get(int(status), "Error") if status.isdigit() else "Error"
 
 
 def _headers(names: dict[str, str]) -> dict[str, Any]:
@@ -64,17 +56,17 @@ def _complete(method: str, operation: dict[str, Any]) -> None:
     if "422" in responses and method != "post":
         del responses["422"]  # FastAPI's own validation model: ours are 400s
     for status in wanted | {s for s in responses if s[0] in "45"}:
-        entry = responses.setdefault(status, {"description": _STATUS_TEXT.get(status, "Error")})
+        entry = responses.setdefault(status, {"description": _status_text(status)})
         entry["content"] = {"application/json": {"schema": _ERROR}}
         if status == "422" and method == "post":
-            entry["description"] = _STATUS_TEXT["422"]
+            entry["description"] = STATUS_TEXT[422]
     is_list = any(p.get("name") == "page" for p in operation.get("parameters", []))
     for status, entry in responses.items():
         headers = dict(_ALWAYS)
         if authenticated:
-            headers |= _RATE
+            headers |= ratelimit.HEADERS
         if is_list and status.startswith("2"):
             headers |= _PAGES
         if status == "429":
-            headers["Retry-After"] = "Seconds to wait"
+            headers[ratelimit.RETRY_AFTER] = "Seconds to wait"
         entry.setdefault("headers", {}).update(_headers(headers))

@@ -24,6 +24,7 @@ from lampion.proxy.routing import route
 from lampion.proxy.sockmap import SockMap
 from lampion.proxy.tls import server_context
 from lampion.runtime import Runtime
+from lampion.states import EndpointStatus, ProjectState
 from lampion.store.models import Endpoint, Project
 
 log = structlog.get_logger(__name__)
@@ -171,9 +172,9 @@ class ProxyServer:
         if row is None:
             raise ProtocolError(f'endpoint "{endpoint_id}" does not exist', "08004")
         endpoint, project_state = row
-        if project_state != "active" or endpoint.status == "provisioning":
+        if project_state != ProjectState.ACTIVE or endpoint.status == EndpointStatus.PROVISIONING:
             raise ProtocolError(f'endpoint "{endpoint_id}" is not ready yet', "57P03")
-        return endpoint.port, list(endpoint.allowlist), endpoint.status == "running"
+        return endpoint.port, list(endpoint.allowlist), endpoint.status == EndpointStatus.RUNNING
 
     async def _connect(self, endpoint_id: str, port: int) -> Conn:
         host, port = await self.rt.compute.address(endpoint_id, port)

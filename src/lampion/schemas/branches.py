@@ -6,6 +6,7 @@ from pydantic import Field
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
 from lampion.schemas.connection import ConnectionInfo
+from lampion.states import BranchState
 
 
 class BranchCreate(RequestModel):
@@ -23,7 +24,7 @@ class Branch(ResponseModel):
     name: str = Field(examples=["main"])
     is_primary: bool
     parent_id: str | None = None
-    state: str = Field(examples=["ready"], description="provisioning | ready | deleting")
+    state: BranchState = Field(examples=["ready"])
     endpoint_id: str | None = Field(None, examples=["ep-abc"])
     created_at: Timestamp
 

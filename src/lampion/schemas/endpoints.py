@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from lampion.compute.sizing import ALLOWED_COMPUTE_UNITS
 from lampion.schemas.common import RequestModel, ResponseModel, Timestamp
 from lampion.schemas.connection import ConnectionInfo
+from lampion.states import EndpointStatus
 
-EndpointStatus = Literal["provisioning", "running", "suspended", "failed"]
 AUTO_SUSPEND_MIN, AUTO_SUSPEND_MAX = 10, 604800
 
 

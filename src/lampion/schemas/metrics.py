@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lampion.schemas.common import Timestamp
+from lampion.states import EndpointStatus
 
 
 class Snapshot(BaseModel):
@@ -27,7 +28,7 @@ class LiveMetrics(BaseModel):
     storage_logical_mb: float = Field(examples=[42.3], description="Sum of database sizes")
     compute_cpu_seconds: float = Field(examples=[123.4])
     memory_mb: float = Field(description="Resident memory of the compute's processes")
-    status: str = Field(examples=["running"])
+    status: EndpointStatus = Field(examples=["running"])
     sampled_at: Timestamp | None
 
 

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
 from lampion.schemas.connection import ConnectionInfo
+from lampion.states import ProjectState
 
 
 class ProjectCreate(RequestModel):
@@ -21,7 +22,7 @@ class Project(ResponseModel):
     name: str = Field(examples=["my-app"])
     region: str = Field(examples=["fr-par-1"])
     pg_version: int = Field(examples=[16])
-    state: str = Field(examples=["active"], description="provisioning | active | deleting")
+    state: ProjectState = Field(examples=["active"])
     created_at: Timestamp
 
 

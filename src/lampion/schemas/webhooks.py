@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lampion.event_types import EventType
 from lampion.schemas.common import RequestModel, Timestamp
+from lampion.states import DeliveryStatus
 
 
 class WebhookCreate(RequestModel):
@@ -47,8 +49,8 @@ class Attempt(BaseModel):
 class Delivery(BaseModel):
     id: str = Field(examples=["dlv_abc"])
     event_id: str
-    event_type: str
-    status: str = Field(description="pending | succeeded | failed")
+    event_type: EventType
+    status: DeliveryStatus
     attempt: int
     status_code: int | None = None
     error: str | None = None

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lampion import ids
 from lampion.crypto import hash_api_key
 from lampion.errors import InvalidRequest, NotFound
+from lampion.event_types import EventType
 from lampion.services import events
 from lampion.services.auth import PERMISSIONS
 from lampion.store.engine import Sessions
@@ -40,7 +41,7 @@ async def create_in(
         created_at=utcnow(),
     )
     session.add(key)
-    events.emit(session, org_id, "api_key.created", key_summary(key))
+    events.emit(session, org_id, EventType.API_KEY_CREATED, key_summary(key))
     await session.flush()
     return key, plaintext
 
@@ -70,4 +71,4 @@ async def revoke(sessions: Sessions, org_id: str, key_id: str) -> None:
         if key is None:
             raise NotFound(f"API key {key_id} not found")
         key.revoked_at = utcnow()
-        events.emit(session, org_id, "api_key.revoked", key_summary(key))
+        events.emit(session, org_id, EventType.API_KEY_REVOKED, key_summary(key))

@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.errors import Conflict, InvalidRequest, NotFound
+from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchCreate, BranchCreated
 from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
+from lampion.states import BranchState, ProjectState
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -95,11 +97,11 @@ async def create(
 ) -> BranchCreated:
     async with rt.sessions() as session:
         project = await get_owned_project(session, principal, project_id)
-        if project.state != "active":
+        if project.state != ProjectState.ACTIVE:
             raise Conflict(f"Project {project_id} is {project.state}")
         parent = await _resolve_parent(session, project.id, body.parent_id)
         parent_endpoint = await _endpoint_of(session, parent.id)
-        if parent.state != "ready" or parent_endpoint is None:
+        if parent.state != BranchState.READY or parent_endpoint is None:
             raise Conflict(f"Branch {parent.name} is {parent.state}; it cannot be branched now")
         if await find(session, project.id, body.name) is not None:
             raise Conflict(f"A branch named {body.name!r} already exists in this project")
@@ -127,7 +129,7 @@ async def create(
     log.info("branch.created", branch_id=branch.id, parent_id=parent.id, endpoint_id=endpoint.id)
     return BranchCreated(
         **_out(branch, endpoint.id).model_dump(exclude={"state"}),
-        state="ready",
+        state=BranchState.READY,
         compute_id=endpoint.id,
         **computes.connection_info(rt.settings, endpoint, password).model_dump(),
     )
@@ -165,7 +167,7 @@ async def _insert_rows(
             name=name,
             parent_id=parent.id,
             is_primary=False,
-            state="provisioning",
+            state=BranchState.PROVISIONING,
             created_at=now,
         )
         endpoint = computes.new_endpoint(
@@ -189,9 +191,9 @@ async def _mark_ready(session: AsyncSession, org_id: str, branch_id: str) -> Non
     endpoint = await _endpoint_of(session, branch_id)
     if branch is None or endpoint is None:
         raise NotFound(f"Branch {branch_id} disappeared while it was being created")
-    branch.state = "ready"
+    branch.state = BranchState.READY
     await provisioning.mark_running(session, endpoint, org_id, utcnow())
-    events.emit(session, org_id, "branch.created", branch_summary(branch, endpoint.id))
+    events.emit(session, org_id, EventType.BRANCH_CREATED, branch_summary(branch, endpoint.id))
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,8 @@ class BranchResource:
         return provisioning.Footprint(
             specs=[computes.spec_for(rt, endpoint, project.pg_version)] if endpoint else [],
             branch_ids=[branch.id],
-            deleted_event=provisioning.Event(project.org_id, "branch.deleted", summary)
-            if branch.state == "deleting"
+            deleted_event=provisioning.Event(project.org_id, EventType.BRANCH_DELETED, summary)
+            if branch.state == BranchState.DELETING
             else None,
         )
 
@@ -248,11 +250,11 @@ async def delete_branch(
             row = await session.get(Branch, branch.id)
             if row is None:
                 raise NotFound(f"Branch {branch_ref} not found")
-            if row.state == "provisioning":
+            if row.state == BranchState.PROVISIONING:
                 raise Conflict(f"Branch {branch.name} is still being created")
             if await _children(session, branch.id):
                 raise Conflict(f"Branch {branch.name} has child branches; delete them first")
-            row.state = "deleting"
+            row.state = BranchState.DELETING
         await provisioning.destroy(rt, BranchResource(branch.id))
     log.info("branch.deleted", branch_id=branch.id)
 

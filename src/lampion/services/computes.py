@@ -22,6 +22,7 @@ from lampion.errors import ServiceUnavailable
 from lampion.pg.admin import set_role_password
 from lampion.runtime import Runtime
 from lampion.schemas.connection import ConnectionInfo
+from lampion.states import DesiredState, EndpointStatus
 from lampion.storage.templates import SUPERUSER
 from lampion.store.models import Endpoint
 
@@ -78,8 +79,8 @@ def new_endpoint(
         id=ids.endpoint_id(),
         project_id=project_id,
         branch_id=branch_id,
-        status="provisioning",
-        desired_state="running",
+        status=EndpointStatus.PROVISIONING,
+        desired_state=DesiredState.RUNNING,
         port=port,
         password_enc=rt.secrets.encrypt(password),
         created_at=now,

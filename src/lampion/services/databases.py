@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lampion.errors import Conflict, NotFound
+from lampion.event_types import EventType
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Database, DatabaseCreate
@@ -26,7 +27,7 @@ async def create(
     compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     async with dataplane.connection(rt, compute) as connection:
         await catalog.create_database(connection, body.name, body.owner)
-    await dataplane.announce(rt, principal, compute, "database.created", name=body.name)
+    await dataplane.announce(rt, principal, compute, EventType.DATABASE_CREATED, name=body.name)
     return Database(name=body.name, owner=body.owner or "cloud_admin")
 
 
@@ -41,4 +42,4 @@ async def delete(
             raise NotFound(f"Database {name!r} does not exist")
         await rt.pools.drop(compute.endpoint.id, name)
         await catalog.drop_database(connection, name)
-    await dataplane.announce(rt, principal, compute, "database.deleted", name=name)
+    await dataplane.announce(rt, principal, compute, EventType.DATABASE_DELETED, name=name)

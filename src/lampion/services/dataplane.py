@@ -11,11 +11,13 @@ import asyncpg
 from lampion.compute.base import AdminTarget, ComputeSpec
 from lampion.compute.installations import PgInstall
 from lampion.errors import NotFound
+from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.services import computes, events
 from lampion.services.auth import Principal
 from lampion.services.endpoints import owned
 from lampion.services.pgerrors import translate
+from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, Project
 
 
@@ -37,7 +39,7 @@ async def open_compute(
     """The caller's endpoint, running (woken if it was suspended) unless ``wake`` is False."""
     async with rt.sessions() as session:
         project, endpoint = await owned(session, principal, project_id, endpoint_id)
-    if wake and endpoint.status != "running":
+    if wake and endpoint.status != EndpointStatus.RUNNING:
         await rt.waker.ensure_running(endpoint.id)
     if wake:
         rt.meter.touch(endpoint.id)
@@ -59,7 +61,7 @@ async def connection(
 
 
 async def announce(
-    rt: Runtime, principal: Principal, compute: Compute, kind: str, **data: str
+    rt: Runtime, principal: Principal, compute: Compute, kind: EventType, **data: str
 ) -> None:
     """The event of a change made inside a compute (emitted once the change succeeded)."""
     async with rt.sessions() as session, session.begin():

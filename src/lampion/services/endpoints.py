@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute import hba
 from lampion.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from lampion.event_types import EventType
 from lampion.pg.admin import reload_config
 from lampion.runtime import Runtime
 from lampion.schemas.endpoints import Endpoint as EndpointOut
@@ -18,6 +19,7 @@ from lampion.schemas.endpoints import EndpointState, EndpointUpdate
 from lampion.services import computes, events, intervals, plans
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
+from lampion.states import DesiredState, EndpointStatus
 from lampion.store.models import Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -83,7 +85,7 @@ async def suspend(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
     await _as_owner(rt, principal, project_id, endpoint_id, suspend_by_id)
-    return EndpointState(id=endpoint_id, status="suspended")
+    return EndpointState(id=endpoint_id, status=EndpointStatus.SUSPENDED)
 
 
 async def _as_owner(
@@ -110,13 +112,16 @@ async def suspend_by_id(rt: Runtime, endpoint_id: str) -> bool:
         await computes.stop(rt, spec)
         async with rt.sessions() as session, session.begin():
             endpoint, project = await _load(session, endpoint_id)
-            changed = endpoint.status != "suspended"
-            endpoint.status = "suspended"
-            endpoint.desired_state = "suspended"
+            changed = endpoint.status != EndpointStatus.SUSPENDED
+            endpoint.status = EndpointStatus.SUSPENDED
+            endpoint.desired_state = DesiredState.SUSPENDED
             await intervals.close_interval(session, endpoint.id, utcnow())
             if changed:
                 events.emit(
-                    session, project.org_id, "endpoint.suspended", endpoint_summary(endpoint)
+                    session,
+                    project.org_id,
+                    EventType.ENDPOINT_SUSPENDED,
+                    endpoint_summary(endpoint),
                 )
     if changed:
         log.info("endpoint.suspended", endpoint_id=endpoint_id)
@@ -127,7 +132,7 @@ async def resume(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str
 ) -> EndpointState:
     await _as_owner(rt, principal, project_id, endpoint_id, resume_by_id)
-    return EndpointState(id=endpoint_id, status="running")
+    return EndpointState(id=endpoint_id, status=EndpointStatus.RUNNING)
 
 
 async def resume_by_id(rt: Runtime, endpoint_id: str) -> bool:
@@ -137,7 +142,7 @@ async def resume_by_id(rt: Runtime, endpoint_id: str) -> bool:
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
-        if endpoint.status == "running" and (await rt.compute.status(spec)).running:
+        if endpoint.status == EndpointStatus.RUNNING and (await rt.compute.status(spec)).running:
             return False
         try:
             await rt.compute.start(spec)
@@ -147,11 +152,13 @@ async def resume_by_id(rt: Runtime, endpoint_id: str) -> bool:
         async with rt.sessions() as session, session.begin():
             endpoint, project = await _load(session, endpoint_id)
             now = utcnow()
-            endpoint.status = "running"
-            endpoint.desired_state = "running"
+            endpoint.status = EndpointStatus.RUNNING
+            endpoint.desired_state = DesiredState.RUNNING
             endpoint.last_active_at = now
             await intervals.open_interval(session, endpoint, project.org_id, now)
-            events.emit(session, project.org_id, "endpoint.resumed", endpoint_summary(endpoint))
+            events.emit(
+                session, project.org_id, EventType.ENDPOINT_RESUMED, endpoint_summary(endpoint)
+            )
     log.info("endpoint.resumed", endpoint_id=endpoint_id)
     return True
 
@@ -181,8 +188,10 @@ async def update(
             endpoint, project = await _load(session, endpoint_id)
             for field, value in changes.items():
                 setattr(endpoint, field, value)
-            events.emit(session, project.org_id, "endpoint.updated", endpoint_summary(endpoint))
-        if resize and endpoint.status == "running":
+            events.emit(
+                session, project.org_id, EventType.ENDPOINT_UPDATED, endpoint_summary(endpoint)
+            )
+        if resize and endpoint.status == EndpointStatus.RUNNING:
             await _restart_resized(rt, endpoint_id)
     return await get(rt, principal, project_id, endpoint_id)
 
@@ -237,7 +246,7 @@ async def set_allowlist(
             events.emit(
                 session,
                 project.org_id,
-                "allowlist.updated",
+                EventType.ALLOWLIST_UPDATED,
                 {"endpoint_id": endpoint.id, "project_id": project.id, "allowlist": allowlist},
             )
     return allowlist
@@ -257,7 +266,7 @@ async def _load(session: AsyncSession, endpoint_id: str) -> tuple[Endpoint, Proj
 
 
 def _check_settled(endpoint: Endpoint) -> None:
-    if endpoint.status == "provisioning":
+    if endpoint.status == EndpointStatus.PROVISIONING:
         raise Conflict(f"Endpoint {endpoint.id} is still being provisioned")
 
 
@@ -265,6 +274,6 @@ async def _mark_failed(rt: Runtime, endpoint_id: str, exc: Exception) -> None:
     log.error("endpoint.failed", endpoint_id=endpoint_id, error=str(exc))
     async with rt.sessions() as session, session.begin():
         endpoint, project = await _load(session, endpoint_id)
-        endpoint.status = "failed"
+        endpoint.status = EndpointStatus.FAILED
         await intervals.close_interval(session, endpoint.id, utcnow())
-        events.emit(session, project.org_id, "endpoint.failed", endpoint_summary(endpoint))
+        events.emit(session, project.org_id, EventType.ENDPOINT_FAILED, endpoint_summary(endpoint))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lampion.errors import NotFound
+from lampion.event_types import EventType
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Extension
@@ -34,7 +35,7 @@ async def install(
             )
         version = await catalog.create_extension(connection, real)
     await dataplane.announce(
-        rt, principal, compute, "extension.installed", name=name, database=database
+        rt, principal, compute, EventType.EXTENSION_INSTALLED, name=name, database=database
     )
     return Extension(
         name=name,
@@ -53,5 +54,5 @@ async def uninstall(
         if not await catalog.drop_extension(connection, real):
             raise NotFound(f"Extension {name!r} is not installed in database {database!r}")
     await dataplane.announce(
-        rt, principal, compute, "extension.uninstalled", name=name, database=database
+        rt, principal, compute, EventType.EXTENSION_UNINSTALLED, name=name, database=database
     )

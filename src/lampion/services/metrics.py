@@ -15,6 +15,7 @@ from lampion.services import computes
 from lampion.services.auth import Principal
 from lampion.services.endpoints import owned
 from lampion.services.schema import endpoint_of
+from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, MetricsSnapshot
 from lampion.store.types import utcnow
 
@@ -51,7 +52,7 @@ async def live(
     async with rt.sessions() as session:
         project, endpoint = await owned(session, principal, project_id, endpoint_id)
         last = await _latest(session, endpoint.id)
-    running = endpoint.status == "running"
+    running = endpoint.status == EndpointStatus.RUNNING
     if running:
         try:
             last = await take_snapshot(rt, endpoint, project.pg_version)
@@ -65,7 +66,9 @@ async def live(
         storage_logical_mb=last.storage_logical_mb if last else 0.0,
         compute_cpu_seconds=last.compute_cpu_seconds if last else 0.0,
         memory_mb=last.memory_mb if last and running else 0.0,
-        status=endpoint.status if running or endpoint.status != "running" else "suspended",
+        status=endpoint.status
+        if running or endpoint.status != EndpointStatus.RUNNING
+        else EndpointStatus.SUSPENDED,
         sampled_at=last.snapshot_at if last else None,
     )
 

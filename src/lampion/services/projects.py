@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.errors import InvalidRequest, NotFound
+from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project as ProjectOut
 from lampion.schemas.projects import ProjectCreate, ProjectCreated
 from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
+from lampion.states import BranchState, ProjectState
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -87,7 +89,7 @@ async def create(rt: Runtime, principal: Principal, request: ProjectCreate) -> P
     log.info("project.created", project_id=project.id, endpoint_id=endpoint.id)
     return ProjectCreated(
         **ProjectOut.model_validate(project).model_dump(exclude={"state"}),
-        state="active",
+        state=ProjectState.ACTIVE,
         branch_id=branch.id,
         endpoint_id=endpoint.id,
         **computes.connection_info(rt.settings, endpoint, password).model_dump(),
@@ -106,7 +108,7 @@ async def _insert_rows(
             name=name,
             region=region,
             pg_version=pg_version,
-            state="provisioning",
+            state=ProjectState.PROVISIONING,
             created_at=now,
         )
         branch = Branch(
@@ -114,7 +116,7 @@ async def _insert_rows(
             project_id=project.id,
             name=PRIMARY_BRANCH,
             is_primary=True,
-            state="provisioning",
+            state=BranchState.PROVISIONING,
             created_at=now,
         )
         endpoint = computes.new_endpoint(
@@ -130,9 +132,9 @@ async def _insert_rows(
 
 async def _mark_ready(session: AsyncSession, principal: Principal, project_id: str) -> None:
     project = await get_owned(session, principal, project_id)
-    project.state = "active"
+    project.state = ProjectState.ACTIVE
     for branch in await session.scalars(select(Branch).where(Branch.project_id == project_id)):
-        branch.state = "ready"
+        branch.state = BranchState.READY
     endpoints = (
         await session.scalars(select(Endpoint).where(Endpoint.project_id == project_id))
     ).all()
@@ -142,7 +144,7 @@ async def _mark_ready(session: AsyncSession, principal: Principal, project_id: s
     events.emit(
         session,
         principal.org_id,
-        "project.created",
+        EventType.PROJECT_CREATED,
         {**project_summary(project), "endpoint_ids": [e.id for e in endpoints]},
     )
 
@@ -165,9 +167,9 @@ class ProjectResource:
             branch_ids=list(branch_ids),
             project_id=project.id,
             deleted_event=provisioning.Event(
-                project.org_id, "project.deleted", project_summary(project)
+                project.org_id, EventType.PROJECT_DELETED, project_summary(project)
             )
-            if project.state == "deleting"
+            if project.state == ProjectState.DELETING
             else None,
         )
 
@@ -176,6 +178,6 @@ async def delete_project(rt: Runtime, principal: Principal, project_id: str) -> 
     async with rt.locks.exclusive(project_id, f"project {project_id}"):
         async with rt.sessions() as session, session.begin():
             project = await get_owned(session, principal, project_id)
-            project.state = "deleting"
+            project.state = ProjectState.DELETING
         await provisioning.destroy(rt, ProjectResource(project_id))
     log.info("project.deleted", project_id=project_id)

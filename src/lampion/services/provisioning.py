@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
 from lampion.errors import ProvisioningFailed
+from lampion.event_types import EventType
 from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
 from lampion.services import computes, events, intervals
+from lampion.states import EndpointStatus
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -39,7 +41,7 @@ the ``*.created`` event."""
 @dataclass(frozen=True)
 class Event:
     org_id: str
-    type: str
+    type: EventType
     data: dict[str, Any]
 
 
@@ -144,7 +146,7 @@ async def mark_running(
     session: AsyncSession, endpoint: Endpoint, org_id: str, now: datetime
 ) -> None:
     """The compute's row says it runs, and its usage counts from ``now``."""
-    endpoint.status = "running"
+    endpoint.status = EndpointStatus.RUNNING
     endpoint.last_active_at = now
     await intervals.open_interval(session, endpoint, org_id, now)
 

@@ -17,6 +17,15 @@ from lampion.store.engine import Sessions
 
 ORG_FACTOR = 3
 
+LIMIT, REMAINING, RESET = "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"
+RETRY_AFTER = "Retry-After"
+HEADERS = {
+    LIMIT: "Requests per hour of this key's plan",
+    REMAINING: "Requests left in the bucket",
+    RESET: "Unix time when the bucket is full again",
+}
+"""Sent with every rate-limited answer; a 429 adds `Retry-After` (seconds to wait)."""
+
 _BURST = "CAST(:burst AS DOUBLE PRECISION)"
 _REFILLED = (
     "rate_buckets.tokens + CAST(:rate AS DOUBLE PRECISION) "
@@ -44,9 +53,9 @@ class RateState:
 
     def headers(self) -> dict[str, str]:
         return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_at),
+            LIMIT: str(self.limit),
+            REMAINING: str(self.remaining),
+            RESET: str(self.reset_at),
         }
 
 
@@ -81,6 +90,6 @@ async def consume(sessions: Sessions, principal: Principal) -> RateState:
         raise RateLimitExceeded(
             f"Rate limit exceeded. Retry after {wait} seconds.",
             details={"retry_after": wait},
-            headers={**state.headers(), "Retry-After": str(wait)},
+            headers={**state.headers(), RETRY_AFTER: str(wait)},
         )
     return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lampion import ids
 from lampion.crypto import scram_sha256_verifier
 from lampion.errors import Conflict, NotFound
+from lampion.event_types import EventType
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Role, RoleCreate, RoleCreated
@@ -30,7 +31,7 @@ async def create(
     async with dataplane.connection(rt, compute) as connection:
         verifier = scram_sha256_verifier(password) if password else None
         await catalog.create_role(connection, body.name, verifier, body.can_login)
-    await dataplane.announce(rt, principal, compute, "role.created", name=body.name)
+    await dataplane.announce(rt, principal, compute, EventType.ROLE_CREATED, name=body.name)
     return RoleCreated(name=body.name, can_login=body.can_login, password=generated)
 
 
@@ -44,4 +45,4 @@ async def delete(
         if not await catalog.role_exists(connection, name):
             raise NotFound(f"Role {name!r} does not exist")
         await catalog.drop_role(connection, name)
-    await dataplane.announce(rt, principal, compute, "role.deleted", name=name)
+    await dataplane.announce(rt, principal, compute, EventType.ROLE_DELETED, name=name)

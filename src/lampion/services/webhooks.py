@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.errors import InvalidRequest, NotFound
+from lampion.event_types import ALL_EVENTS, EventType
 from lampion.runtime import Runtime
 from lampion.schemas.webhooks import (
     Attempt,
@@ -21,19 +22,14 @@ from lampion.schemas.webhooks import (
 )
 from lampion.services import events
 from lampion.services.auth import Principal
+from lampion.states import DeliveryStatus
 from lampion.store.models import Webhook, WebhookDelivery
 from lampion.store.types import utcnow
 from lampion.webhooks import signing
 from lampion.webhooks.ssrf import AddressPolicy, Refused
 
-EVENT_TYPES = (
-    "project.created", "project.deleted", "branch.created", "branch.deleted",
-    "endpoint.suspended", "endpoint.resumed", "endpoint.updated", "endpoint.failed",
-    "database.created", "database.deleted", "role.created", "role.deleted",
-    "extension.installed", "extension.uninstalled", "allowlist.updated",
-    "api_key.created", "api_key.revoked", "webhook.disabled", "webhook.test",
-)  # fmt: skip
 RECENT_DELIVERIES = 100
+_EVENT_NAMES = [event_type.value for event_type in EventType]
 
 
 def policy(rt: Runtime) -> AddressPolicy:
@@ -52,11 +48,11 @@ def _out(row: Webhook) -> WebhookOut:
 
 
 def _check_events(names: list[str]) -> list[str]:
-    unknown = [n for n in names if n != "*" and n not in EVENT_TYPES]
+    unknown = [n for n in names if n != ALL_EVENTS and n not in _EVENT_NAMES]
     if unknown:
         raise InvalidRequest(
             f"Unknown event types: {', '.join(unknown)}",
-            details={"field": "events", "allowed_values": ["*", *EVENT_TYPES]},
+            details={"field": "events", "allowed_values": [ALL_EVENTS, *_EVENT_NAMES]},
         )
     return sorted(set(names))
 
@@ -144,7 +140,7 @@ def delivery_out(row: WebhookDelivery) -> Delivery:
         status_code=last.get("status_code"),
         error=last.get("error"),
         duration_ms=last.get("duration_ms"),
-        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        next_attempt_at=row.next_attempt_at if row.status == DeliveryStatus.PENDING else None,
         created_at=row.created_at,
         attempts=[Attempt(**a) for a in row.attempts],
     )
@@ -168,9 +164,9 @@ def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery
         id=ids.delivery_id(),
         webhook_id=webhook_id,
         event_id=str(payload["id"]),
-        event_type=str(payload["type"]),
+        event_type=EventType(str(payload["type"])),
         payload=payload,
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempt=0,
         next_attempt_at=now,
         attempts=[],
@@ -200,7 +196,10 @@ async def send_test(rt: Runtime, principal: Principal, webhook_id: str) -> TestS
     async with rt.sessions() as session, session.begin():
         row = await _owned(session, principal, webhook_id)
         event = events.emit(
-            session, principal.org_id, "webhook.test", {"webhook_id": row.id, "url": row.url}
+            session,
+            principal.org_id,
+            EventType.WEBHOOK_TEST,
+            {"webhook_id": row.id, "url": row.url},
         )
         event.dispatched_at = utcnow()  # for this webhook only, not the org's others
         delivery = new_delivery(row.id, dict(event.payload))

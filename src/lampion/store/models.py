@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lampion.store.types import UTCDateTime, utcnow
+from lampion.event_types import EventType
+from lampion.states import (
+    BranchState,
+    DeliveryStatus,
+    DesiredState,
+    EndpointStatus,
+    ProjectState,
+)
+from lampion.store.types import StrEnumColumn, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -95,8 +103,9 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(64))
     pg_version: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="provisioning")
-    """provisioning | active | deleting"""
+    state: Mapped[ProjectState] = mapped_column(
+        StrEnumColumn(ProjectState, 16), default=ProjectState.PROVISIONING
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -109,8 +118,9 @@ class Branch(Base):
     name: Mapped[str] = mapped_column(String(64))
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("branches.id"), nullable=True)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(16), default="provisioning")
-    """provisioning | ready | deleting"""
+    state: Mapped[BranchState] = mapped_column(
+        StrEnumColumn(BranchState, 16), default=BranchState.PROVISIONING
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -124,10 +134,12 @@ class Endpoint(Base):
     branch_id: Mapped[str] = mapped_column(
         ForeignKey("branches.id", ondelete="CASCADE"), unique=True
     )
-    status: Mapped[str] = mapped_column(String(16), default="provisioning")
-    """Observed: provisioning | running | suspended | failed"""
-    desired_state: Mapped[str] = mapped_column(String(16), default="running")
-    """running | suspended | deleted"""
+    status: Mapped[EndpointStatus] = mapped_column(
+        StrEnumColumn(EndpointStatus, 16), default=EndpointStatus.PROVISIONING
+    )
+    desired_state: Mapped[DesiredState] = mapped_column(
+        StrEnumColumn(DesiredState, 16), default=DesiredState.RUNNING
+    )
     port: Mapped[int] = mapped_column(Integer, unique=True)
     password_enc: Mapped[str] = mapped_column(Text)
     compute_units: Mapped[float] = mapped_column(Float, default=1.0)
@@ -195,10 +207,11 @@ class WebhookDelivery(Base):
         ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
     )
     event_id: Mapped[str] = mapped_column(String(40))
-    event_type: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[EventType] = mapped_column(StrEnumColumn(EventType, 64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    """pending | succeeded | failed (schedule exhausted, or the webhook went away)"""
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumColumn(DeliveryStatus, 16), default=DeliveryStatus.PENDING
+    )
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -245,7 +258,7 @@ class Event(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     org_id: Mapped[str] = mapped_column(String(32), index=True)
-    type: Mapped[str] = mapped_column(String(64))
+    type: Mapped[EventType] = mapped_column(StrEnumColumn(EventType, 64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -17,6 +17,7 @@ from lampion.pg.admin import client_connection_count
 from lampion.pg.connection import APPLICATION_NAME
 from lampion.runtime import Runtime
 from lampion.services import computes, endpoints
+from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -37,7 +38,9 @@ class AutoSuspender:
                 await session.execute(
                     select(Endpoint, Project.pg_version)
                     .join(Project, Project.id == Endpoint.project_id)
-                    .where(Endpoint.status == "running", Endpoint.auto_suspend_seconds > 0)
+                    .where(
+                        Endpoint.status == EndpointStatus.RUNNING, Endpoint.auto_suspend_seconds > 0
+                    )
                 )
             ).all()
         now = utcnow()

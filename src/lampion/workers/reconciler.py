@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import select
 
+from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.services import branches, computes, events, intervals, projects, provisioning
 from lampion.services.endpoints import endpoint_summary
+from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
 from lampion.store.locking import exclusive_pass
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -46,11 +48,13 @@ class Reconciler:
         """Undo a create cut short by a crash; finish a delete cut short by one."""
         async with self.rt.sessions() as session:
             stuck_projects = (
-                await session.scalars(select(Project).where(Project.state != "active"))
+                await session.scalars(select(Project).where(Project.state != ProjectState.ACTIVE))
             ).all()
             stuck_branches = (
                 await session.scalars(
-                    select(Branch).where(Branch.state != "ready", Branch.is_primary.is_(False))
+                    select(Branch).where(
+                        Branch.state != BranchState.READY, Branch.is_primary.is_(False)
+                    )
                 )
             ).all()
         for project in stuck_projects:
@@ -82,9 +86,9 @@ class Reconciler:
                     .join(Project, Project.id == Endpoint.project_id)
                     .join(Branch, Branch.id == Endpoint.branch_id)
                     .where(
-                        Project.state == "active",
-                        Branch.state == "ready",
-                        Endpoint.status != "provisioning",
+                        Project.state == ProjectState.ACTIVE,
+                        Branch.state == BranchState.READY,
+                        Endpoint.status != EndpointStatus.PROVISIONING,
                     )
                 )
             ).all()
@@ -94,9 +98,9 @@ class Reconciler:
             async with self.rt.locks.exclusive(endpoint.id, f"endpoint {endpoint.id}"):
                 spec = computes.spec_for(self.rt, endpoint, project.pg_version)
                 running = (await self.rt.compute.status(spec)).running
-                if endpoint.desired_state == "running" and not running:
+                if endpoint.desired_state == DesiredState.RUNNING and not running:
                     await self._restart(endpoint, project)
-                elif endpoint.desired_state == "suspended" and running:
+                elif endpoint.desired_state == DesiredState.SUSPENDED and running:
                     log.warning("reconciler.stop_unwanted", endpoint_id=endpoint.id)
                     await self.rt.compute.stop(spec)
 
@@ -105,20 +109,22 @@ class Reconciler:
         spec = computes.spec_for(self.rt, endpoint, project.pg_version)
         try:
             await self.rt.compute.start(spec)
-            status = "running"
+            status = EndpointStatus.RUNNING
         except Exception as exc:
             log.error("reconciler.restart_failed", endpoint_id=endpoint.id, error=str(exc))
-            status = "failed"
+            status = EndpointStatus.FAILED
         async with self.rt.sessions() as session, session.begin():
             row = await session.get(Endpoint, endpoint.id)
             if row is None:
                 return
             now = utcnow()
             await intervals.close_interval(session, row.id, now)
-            if status == "running":
+            if status == EndpointStatus.RUNNING:
                 await intervals.open_interval(session, row, project.org_id, now)
-            elif row.status != "failed":
-                events.emit(session, project.org_id, "endpoint.failed", endpoint_summary(row))
+            elif row.status != EndpointStatus.FAILED:
+                events.emit(
+                    session, project.org_id, EventType.ENDPOINT_FAILED, endpoint_summary(row)
+                )
             row.status = status
 
     async def _remove_orphans(self) -> None:

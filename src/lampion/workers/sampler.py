@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from lampion.runtime import Runtime
 from lampion.services import computes
 from lampion.services.metrics import HISTORY_HOURS, MB, take_snapshot
+from lampion.states import EndpointStatus, ProjectState
 from lampion.store.models import Endpoint, MetricsSnapshot, Project, StorageSample
 from lampion.store.types import utcnow
 
@@ -31,17 +32,20 @@ class Sampler:
                 await session.execute(
                     select(Endpoint, Project)
                     .join(Project, Project.id == Endpoint.project_id)
-                    .where(Project.state == "active", Endpoint.status.in_(("running", "suspended")))
+                    .where(
+                        Project.state == ProjectState.ACTIVE,
+                        Endpoint.status.in_((EndpointStatus.RUNNING, EndpointStatus.SUSPENDED)),
+                    )
                 )
             ).all()
         gate = asyncio.Semaphore(_CONCURRENCY)
-        running = [(e, p) for e, p in rows if e.status == "running"]
+        running = [(e, p) for e, p in rows if e.status == EndpointStatus.RUNNING]
         usage = await self.rt.compute.stats_many(
             [computes.spec_for(self.rt, e, p.pg_version) for e, p in running]
         )
 
         async def one(endpoint: Endpoint, project: Project) -> MetricsSnapshot | None:
-            if endpoint.status != "running":
+            if endpoint.status != EndpointStatus.RUNNING:
                 return None
             async with gate:
                 try:

@@ -20,9 +20,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lampion.event_types import ALL_EVENTS, EventType
 from lampion.runtime import Runtime
 from lampion.services import events
 from lampion.services.webhooks import new_delivery, policy
+from lampion.states import DeliveryStatus
 from lampion.store.models import Event, Webhook, WebhookDelivery
 from lampion.store.types import utcnow
 from lampion.webhooks.sender import Outcome, send
@@ -77,7 +79,7 @@ class WebhookWorker:
                     if (
                         hook.org_id == event.org_id
                         and hook.created_at <= event.created_at
-                        and ("*" in hook.events or event.type in hook.events)
+                        and (ALL_EVENTS in hook.events or event.type in hook.events)
                     ):
                         session.add(new_delivery(hook.id, dict(event.payload)))
                 event.dispatched_at = now
@@ -94,7 +96,7 @@ class WebhookWorker:
                 await session.scalars(
                     select(WebhookDelivery)
                     .where(
-                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.status == DeliveryStatus.PENDING,
                         WebhookDelivery.next_attempt_at <= now,
                         (WebhookDelivery.leased_until.is_(None))
                         | (WebhookDelivery.leased_until < now),
@@ -157,7 +159,7 @@ class WebhookWorker:
                 return
             row.leased_until = None
             if outcome is None:
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
                 row.attempts = [*row.attempts, _attempt(row.attempt, None, gave_up, 0.0, now)]
                 return
             row.attempt += 1
@@ -168,12 +170,12 @@ class WebhookWorker:
             result = "succeeded" if outcome.ok else "failed"
             self.rt.telemetry.webhook_deliveries.labels(result).inc()
             if outcome.ok:
-                row.status = "succeeded"
+                row.status = DeliveryStatus.SUCCEEDED
             elif outcome.status_code == 410:
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
                 _disable(session, hook, "the receiver answered 410 Gone")
             elif row.attempt > len(schedule):
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
                 _disable(session, hook, f"{row.attempt} delivery attempts failed in a row")
             else:
                 delay = schedule[row.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311
@@ -210,6 +212,6 @@ def _disable(session: AsyncSession, hook: Webhook, reason: str) -> None:
     events.emit(
         session,
         hook.org_id,
-        "webhook.disabled",
+        EventType.WEBHOOK_DISABLED,
         {"id": hook.id, "url": hook.url, "reason": reason},
     )
