@@ -144,6 +144,9 @@ async def test_a_page_in_the_middle(app: FastAPI) -> None:
         assert backwards.json() == whole[::-1][10:20]
         last = await client.get(pages["last"])
         assert last.json() == whole[20:]
+        far = await client.get("/v1/projects", params={"page": 10**18, "limit": 1000})
+        assert far.json() == []
+        assert far.headers["X-Total-Count"] == "25"
 
 
 async def test_filters_sort_and_desc_in_sql(app: FastAPI) -> None:

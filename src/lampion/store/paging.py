@@ -85,6 +85,8 @@ async def page_of_rows(
 ) -> Page[Row[Rows]]:
     """A page of a query of several columns (`select(Model, Other.id)`)."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if not total or paging.offset >= total:  # also keeps a huge page number out of SQL
+        return Page([], total or 0)
     dialect = session.get_bind().dialect.name
     cut = (
         query.order_by(None)
@@ -92,7 +94,7 @@ async def page_of_rows(
         .limit(paging.limit)
         .offset(paging.offset)
     )
-    return Page(list((await session.execute(cut)).all()), total or 0)
+    return Page(list((await session.execute(cut)).all()), total)
 
 
 def _directed(columns: Sequence[Column], descending: bool) -> list[UnaryExpression[Any]]:
