@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.ids import API_KEY_PREFIX
 from lampion.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated
@@ -30,12 +30,12 @@ async def list_api_keys(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("name", "permission", "created_at")),
+    paging: Paging = Depends(paging_for(*api_keys.ORDERING.sortable)),
 ) -> list[ApiKey]:
     """List the organization's active API keys (admin keys only). Keys are never shown."""
     principal.require_admin()
-    items = [_out(row) for row in await api_keys.list_keys(rt.sessions, principal.org_id)]
-    return paginate(request, response, items, page)
+    page = await api_keys.list_keys(rt.sessions, principal.org_id, paging)
+    return respond(request, response, page.map(_out), paging)
 
 
 @router.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.branches import Branch, BranchCreate, BranchCreated
 from lampion.services import branches
@@ -18,12 +18,12 @@ async def list_branches(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("name", "created_at")),
+    paging: Paging = Depends(paging_for(*branches.ORDERING.sortable)),
     name: str | None = None,
 ) -> list[Branch]:
     """List the project's branches; the first one, `main`, is the primary branch."""
-    items = await branches.list_branches(rt, principal, project_id)
-    return paginate(request, response, items, page, {"name": name})
+    page = await branches.list_branches(rt, principal, project_id, paging, name=name)
+    return respond(request, response, page, paging)
 
 
 @router.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.endpoints import AllowlistUpdate, Endpoint, EndpointState, EndpointUpdate
 from lampion.services import endpoints
@@ -18,20 +18,16 @@ async def list_endpoints(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("created_at", "status", "compute_units")),
+    paging: Paging = Depends(paging_for(*endpoints.ORDERING.sortable)),
     status: str | None = None,
     branch_id: str | None = None,
 ) -> list[Endpoint]:
     """List endpoints with connection strings and passwords (filters: `status`,
     `branch_id`)."""
-    items = await endpoints.list_endpoints(rt, principal, project_id)
-    return paginate(
-        request,
-        response,
-        items,
-        page,
-        {"status": status, "branch_id": branch_id},
+    page = await endpoints.list_endpoints(
+        rt, principal, project_id, paging, status=status, branch_id=branch_id
     )
+    return respond(request, response, page, paging)
 
 
 @router.get("/{endpoint_id}", response_model=Endpoint, responses=errors(404))

@@ -1,23 +1,19 @@
-"""Pagination, filters and sorting for every list route. The body stays a bare JSON array;
-`X-Total-Count` and an RFC 8288 `Link` header carry the rest."""
+"""The HTTP side of every list route: the paging query parameters, and the response headers.
+The body stays a bare JSON array; `X-Total-Count` and an RFC 8288 `Link` header carry the
+rest. Store-backed lists are cut in SQL by their service (`lampion.store.paging`); catalog
+lists read from a compute are small and cut here, in memory (`paginate`)."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel
 
-T = TypeVar("T", bound=BaseModel)
+from lampion.store.paging import Page, Paging
+
+__all__ = ["MAX_LIMIT", "Page", "Paging", "paginate", "paging_for", "respond"]
+
+T = TypeVar("T")
 MAX_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class Paging:
-    page: int
-    limit: int
-    sort: str | None
-    order: Literal["asc", "desc"]
 
 
 def paging_for(*sortable: str) -> Callable[..., Paging]:
@@ -36,6 +32,13 @@ def paging_for(*sortable: str) -> Callable[..., Paging]:
     return dependency
 
 
+def respond(request: Request, response: Response, page: Page[T], paging: Paging) -> list[T]:
+    """The page's items as the body; its total and the links to other pages as headers."""
+    response.headers["X-Total-Count"] = str(page.total)
+    response.headers["Link"] = _links(request, paging, page.total)
+    return page.items
+
+
 def paginate(
     request: Request,
     response: Response,
@@ -43,28 +46,24 @@ def paginate(
     paging: Paging,
     filters: dict[str, Any] | None = None,
 ) -> list[T]:
-    """Filters (equality on the given fields), sorts (stable: ties keep the natural order,
-    which is by creation then id), and cuts one page."""
+    """For catalog lists held in memory: filters (equality on the given fields), sorts
+    (stable: ties keep the given order), and cuts one page."""
     chosen = [
         item
         for item in items
         if all(getattr(item, f) == v for f, v in (filters or {}).items() if v is not None)
     ]
     if paging.sort is not None:
-        chosen.sort(
-            key=lambda item: _sort_key(getattr(item, paging.sort)),  # type: ignore[arg-type]
-            reverse=paging.order == "desc",
-        )
+        field = paging.sort
+        descending = paging.order == "desc"
+        chosen.sort(key=lambda item: _sort_key(getattr(item, field)), reverse=descending)
     elif paging.order == "desc":
         chosen.reverse()
-    total = len(chosen)
-    start = (paging.page - 1) * paging.limit
-    response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = _links(request, paging, total)
-    return chosen[start : start + paging.limit]
+    page = Page(chosen[paging.offset : paging.offset + paging.limit], len(chosen))
+    return respond(request, response, page, paging)
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
+def _sort_key(value: Any) -> tuple[bool, Any]:
     return (value is None, value if value is not None else 0)
 
 

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from lampion.api.credentials import presented_key
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.metrics import LiveMetrics, OrgUsage, Snapshot, Usage
 from lampion.services import metrics, usage
@@ -39,11 +39,13 @@ async def metrics_history(
     principal: PrincipalDep,
     hours: Annotated[int, Query(ge=1, le=24)] = 6,
     endpoint_id: str | None = None,
-    page: Paging = Depends(paging_for("snapshot_at")),
+    paging: Paging = Depends(paging_for(*metrics.HISTORY_ORDERING.sortable)),
 ) -> list[Snapshot]:
     """Snapshots of the last `hours` (1…24), oldest first (one every 30 s while running)."""
-    items = await metrics.history(rt, principal, project_id, endpoint_id, hours)
-    return paginate(request, response, items, page)
+    page = await metrics.history(
+        rt, principal, project_id, paging, hours=hours, endpoint_id=endpoint_id
+    )
+    return respond(request, response, page, paging)
 
 
 @router.get("/v1/projects/{project_id}/usage", response_model=Usage, responses=errors(404))

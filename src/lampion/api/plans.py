@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.plans import Plan
 from lampion.services import plans
@@ -20,8 +20,8 @@ async def list_plans(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("name", "cu_hour_usd", "max_projects")),
+    paging: Paging = Depends(paging_for(*plans.ORDERING.sortable)),
 ) -> list[Plan]:
     """Plans with their limits and prices."""
-    items = await plans.list_plans(rt.sessions)
-    return paginate(request, response, items, page)
+    page = await plans.list_plans(rt.sessions, paging)
+    return respond(request, response, page, paging)

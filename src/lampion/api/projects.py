@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.projects import Project, ProjectCreate, ProjectCreated
 from lampion.services import projects
@@ -17,20 +17,14 @@ async def list_projects(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("name", "region", "pg_version", "created_at")),
+    paging: Paging = Depends(paging_for(*projects.ORDERING.sortable)),
     name: str | None = None,
     region: str | None = None,
 ) -> list[Project]:
     """List all projects (filters: `name`, `region`; sort: `name`, `region`, `pg_version`,
     `created_at`)."""
-    items = await projects.list_projects(rt, principal)
-    return paginate(
-        request,
-        response,
-        items,
-        page,
-        {"name": name, "region": region},
-    )
+    page = await projects.list_projects(rt, principal, paging, name=name, region=region)
+    return respond(request, response, page, paging)
 
 
 @router.post(

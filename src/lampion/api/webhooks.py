@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
-from lampion.api.listing import Paging, paginate, paging_for
+from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
 from lampion.schemas.webhooks import (
     Delivery,
@@ -24,12 +24,12 @@ async def list_webhooks(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("created_at", "url")),
+    paging: Paging = Depends(paging_for(*webhooks.ORDERING.sortable)),
     enabled: bool | None = None,
 ) -> list[Webhook]:
     """The organization's webhooks (never their secrets); filter: `enabled`."""
-    items = await webhooks.list_webhooks(rt, principal)
-    return paginate(request, response, items, page, {"enabled": enabled})
+    page = await webhooks.list_webhooks(rt, principal, paging, enabled=enabled)
+    return respond(request, response, page, paging)
 
 
 @router.post(
@@ -71,11 +71,11 @@ async def list_deliveries(
     response: Response,
     rt: RuntimeDep,
     principal: PrincipalDep,
-    page: Paging = Depends(paging_for("created_at", "event_type", "status")),
+    paging: Paging = Depends(paging_for(*webhooks.DELIVERY_ORDERING.sortable)),
 ) -> list[Delivery]:
     """Recent deliveries, newest first, with their attempts and next retry."""
-    items = await webhooks.deliveries(rt, principal, webhook_id)
-    return paginate(request, response, items, page)
+    page = await webhooks.deliveries(rt, principal, webhook_id, paging)
+    return respond(request, response, page, paging)
 
 
 @router.post(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +13,7 @@ from lampion.services import events
 from lampion.services.auth import PERMISSIONS
 from lampion.store.engine import Sessions
 from lampion.store.models import ApiKey
+from lampion.store.paging import Ordering, Page, Paging, page_of
 from lampion.store.types import utcnow
 
 
@@ -51,14 +50,21 @@ async def create(sessions: Sessions, org_id: str, name: str, permission: str) ->
         return await create_in(session, org_id, name, permission)
 
 
-async def list_keys(sessions: Sessions, org_id: str) -> Sequence[ApiKey]:
+ORDERING = Ordering(
+    natural=(ApiKey.created_at, ApiKey.id),
+    sortable={
+        "name": ApiKey.name,
+        "permission": ApiKey.permission,
+        "created_at": ApiKey.created_at,
+    },
+)
+
+
+async def list_keys(sessions: Sessions, org_id: str, paging: Paging) -> Page[ApiKey]:
+    """The org's keys that are not revoked."""
+    query = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
     async with sessions() as session:
-        result = await session.scalars(
-            select(ApiKey)
-            .where(ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
-            .order_by(ApiKey.created_at, ApiKey.id)
-        )
-        return result.all()
+        return await page_of(session, query, paging, ORDERING)
 
 
 async def revoke(sessions: Sessions, org_id: str, key_id: str) -> None:

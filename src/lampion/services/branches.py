@@ -19,6 +19,7 @@ from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import BranchState, ProjectState
 from lampion.store.models import Branch, Endpoint, Project
+from lampion.store.paging import Ordering, Page, Paging, page_of_rows
 from lampion.store.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -68,18 +69,26 @@ async def _endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None
     return endpoint
 
 
-async def list_branches(rt: Runtime, principal: Principal, project_id: str) -> list[BranchOut]:
+ORDERING = Ordering(
+    natural=(Branch.created_at, Branch.id),
+    sortable={"name": Branch.name, "created_at": Branch.created_at},
+)
+
+
+async def list_branches(
+    rt: Runtime, principal: Principal, project_id: str, paging: Paging, *, name: str | None = None
+) -> Page[BranchOut]:
     async with rt.sessions() as session:
         project = await get_owned_project(session, principal, project_id)
-        rows = (
-            await session.execute(
-                select(Branch, Endpoint.id)
-                .outerjoin(Endpoint, Endpoint.branch_id == Branch.id)
-                .where(Branch.project_id == project.id)
-                .order_by(Branch.created_at, Branch.id)
-            )
-        ).all()
-        return [_out(branch, endpoint_id) for branch, endpoint_id in rows]
+        query = (
+            select(Branch, Endpoint.id)
+            .outerjoin(Endpoint, Endpoint.branch_id == Branch.id)
+            .where(Branch.project_id == project.id)
+        )
+        if name is not None:
+            query = query.where(Branch.name == name)
+        page = await page_of_rows(session, query, paging, ORDERING)
+        return page.map(lambda row: _out(*row))
 
 
 async def get(rt: Runtime, principal: Principal, project_id: str, branch_ref: str) -> BranchOut:

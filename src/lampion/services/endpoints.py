@@ -21,6 +21,7 @@ from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import DesiredState, EndpointStatus
 from lampion.store.models import Endpoint, Project
+from lampion.store.paging import Ordering, Page, Paging, page_of
 from lampion.store.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -64,15 +65,34 @@ async def owned(
     return project, endpoint
 
 
-async def list_endpoints(rt: Runtime, principal: Principal, project_id: str) -> list[EndpointOut]:
+ORDERING = Ordering(
+    natural=(Endpoint.created_at, Endpoint.id),
+    sortable={
+        "created_at": Endpoint.created_at,
+        "status": Endpoint.status,
+        "compute_units": Endpoint.compute_units,
+    },
+)
+
+
+async def list_endpoints(
+    rt: Runtime,
+    principal: Principal,
+    project_id: str,
+    paging: Paging,
+    *,
+    status: str | None = None,
+    branch_id: str | None = None,
+) -> Page[EndpointOut]:
     async with rt.sessions() as session:
         project = await get_owned_project(session, principal, project_id)
-        rows = await session.scalars(
-            select(Endpoint)
-            .where(Endpoint.project_id == project.id)
-            .order_by(Endpoint.created_at, Endpoint.id)
-        )
-        return [view(rt, endpoint, project) for endpoint in rows]
+        query = select(Endpoint).where(Endpoint.project_id == project.id)
+        if status is not None:
+            query = query.where(Endpoint.status == status)
+        if branch_id is not None:
+            query = query.where(Endpoint.branch_id == branch_id)
+        page = await page_of(session, query, paging, ORDERING)
+        return page.map(lambda endpoint: view(rt, endpoint, project))
 
 
 async def get(rt: Runtime, principal: Principal, project_id: str, endpoint_id: str) -> EndpointOut:

@@ -17,6 +17,7 @@ from lampion.services.endpoints import owned
 from lampion.services.schema import endpoint_of
 from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, MetricsSnapshot
+from lampion.store.paging import Ordering, Page, Paging, page_of
 from lampion.store.types import utcnow
 
 MB = 1_000_000
@@ -83,9 +84,21 @@ async def _latest(session, endpoint_id: str) -> MetricsSnapshot | None:  # type:
     return snapshot
 
 
+HISTORY_ORDERING = Ordering(
+    natural=(MetricsSnapshot.snapshot_at, MetricsSnapshot.id),
+    sortable={"snapshot_at": MetricsSnapshot.snapshot_at},
+)
+
+
 async def history(
-    rt: Runtime, principal: Principal, project_id: str, endpoint_id: str | None, hours: int
-) -> list[Snapshot]:
+    rt: Runtime,
+    principal: Principal,
+    project_id: str,
+    paging: Paging,
+    *,
+    hours: int,
+    endpoint_id: str | None = None,
+) -> Page[Snapshot]:
     if not 1 <= hours <= HISTORY_HOURS:
         raise InvalidRequest(
             f"hours must be between 1 and {HISTORY_HOURS}", details={"field": "hours"}
@@ -93,23 +106,21 @@ async def history(
     endpoint_id = endpoint_id or await endpoint_of(rt, principal, project_id, None)
     async with rt.sessions() as session:
         await owned(session, principal, project_id, endpoint_id)
-        rows = await session.scalars(
-            select(MetricsSnapshot)
-            .where(
-                MetricsSnapshot.endpoint_id == endpoint_id,
-                MetricsSnapshot.snapshot_at >= utcnow() - timedelta(hours=hours),
-            )
-            .order_by(MetricsSnapshot.snapshot_at, MetricsSnapshot.id)
+        query = select(MetricsSnapshot).where(
+            MetricsSnapshot.endpoint_id == endpoint_id,
+            MetricsSnapshot.snapshot_at >= utcnow() - timedelta(hours=hours),
         )
-        return [
-            Snapshot(
-                snapshot_at=r.snapshot_at,
-                connections_total=r.connections_total,
-                connections_active=r.connections_active,
-                storage_logical_mb=r.storage_logical_mb,
-                cache_hit_ratio=r.cache_hit_ratio,
-                compute_cpu_seconds=r.compute_cpu_seconds,
-                memory_mb=r.memory_mb,
-            )
-            for r in rows
-        ]
+        page = await page_of(session, query, paging, HISTORY_ORDERING)
+        return page.map(_snapshot_out)
+
+
+def _snapshot_out(row: MetricsSnapshot) -> Snapshot:
+    return Snapshot(
+        snapshot_at=row.snapshot_at,
+        connections_total=row.connections_total,
+        connections_active=row.connections_active,
+        storage_logical_mb=row.storage_logical_mb,
+        cache_hit_ratio=row.cache_hit_ratio,
+        compute_cpu_seconds=row.compute_cpu_seconds,
+        memory_mb=row.memory_mb,
+    )

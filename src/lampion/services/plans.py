@@ -9,12 +9,22 @@ from lampion.errors import Forbidden, InvalidRequest
 from lampion.schemas.plans import Plan as PlanOut
 from lampion.store.engine import Sessions
 from lampion.store.models import Branch, Org, Plan, Project
+from lampion.store.paging import Ordering, Page, Paging, page_of
+
+ORDERING = Ordering(
+    natural=(Plan.position, Plan.name),
+    sortable={
+        "name": Plan.name,
+        "cu_hour_usd": Plan.cu_hour_usd,
+        "max_projects": Plan.max_projects,
+    },
+)
 
 
-async def list_plans(sessions: Sessions) -> list[PlanOut]:
+async def list_plans(sessions: Sessions, paging: Paging) -> Page[PlanOut]:
     async with sessions() as session:
-        rows = await session.scalars(select(Plan).order_by(Plan.position, Plan.name))
-        return [PlanOut.model_validate(row) for row in rows]
+        page = await page_of(session, select(Plan), paging, ORDERING)
+        return page.map(PlanOut.model_validate)
 
 
 async def plan_names(session: AsyncSession) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -19,6 +18,7 @@ from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.states import BranchState, ProjectState
 from lampion.store.models import Branch, Endpoint, Project
+from lampion.store.paging import Ordering, Page, Paging, page_of
 from lampion.store.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -45,14 +45,33 @@ async def get_owned(session: AsyncSession, principal: Principal, project_id: str
     return project
 
 
-async def list_projects(rt: Runtime, principal: Principal) -> Sequence[ProjectOut]:
+ORDERING = Ordering(
+    natural=(Project.created_at, Project.id),
+    sortable={
+        "name": Project.name,
+        "region": Project.region,
+        "pg_version": Project.pg_version,
+        "created_at": Project.created_at,
+    },
+)
+
+
+async def list_projects(
+    rt: Runtime,
+    principal: Principal,
+    paging: Paging,
+    *,
+    name: str | None = None,
+    region: str | None = None,
+) -> Page[ProjectOut]:
+    query = select(Project).where(Project.org_id == principal.org_id)
+    if name is not None:
+        query = query.where(Project.name == name)
+    if region is not None:
+        query = query.where(Project.region == region)
     async with rt.sessions() as session:
-        rows = await session.scalars(
-            select(Project)
-            .where(Project.org_id == principal.org_id)
-            .order_by(Project.created_at, Project.id)
-        )
-        return [ProjectOut.model_validate(p) for p in rows]
+        page = await page_of(session, query, paging, ORDERING)
+        return page.map(ProjectOut.model_validate)
 
 
 async def get(rt: Runtime, principal: Principal, project_id: str) -> ProjectOut:

@@ -24,6 +24,7 @@ from lampion.services import events
 from lampion.services.auth import Principal
 from lampion.states import DeliveryStatus
 from lampion.store.models import Webhook, WebhookDelivery
+from lampion.store.paging import Ordering, Page, Paging, page_of
 from lampion.store.types import utcnow
 from lampion.webhooks import signing
 from lampion.webhooks.ssrf import AddressPolicy, Refused
@@ -73,14 +74,21 @@ async def _owned(session: AsyncSession, principal: Principal, webhook_id: str) -
     return row
 
 
-async def list_webhooks(rt: Runtime, principal: Principal) -> list[WebhookOut]:
+ORDERING = Ordering(
+    natural=(Webhook.created_at, Webhook.id),
+    sortable={"created_at": Webhook.created_at, "url": Webhook.url},
+)
+
+
+async def list_webhooks(
+    rt: Runtime, principal: Principal, paging: Paging, *, enabled: bool | None = None
+) -> Page[WebhookOut]:
+    query = select(Webhook).where(Webhook.org_id == principal.org_id)
+    if enabled is not None:
+        query = query.where(Webhook.enabled == enabled)
     async with rt.sessions() as session:
-        rows = await session.scalars(
-            select(Webhook)
-            .where(Webhook.org_id == principal.org_id)
-            .order_by(Webhook.created_at, Webhook.id)
-        )
-        return [_out(row) for row in rows]
+        page = await page_of(session, query, paging, ORDERING)
+        return page.map(_out)
 
 
 async def create(rt: Runtime, principal: Principal, body: WebhookCreate) -> WebhookCreated:
@@ -146,16 +154,32 @@ def delivery_out(row: WebhookDelivery) -> Delivery:
     )
 
 
-async def deliveries(rt: Runtime, principal: Principal, webhook_id: str) -> list[Delivery]:
+DELIVERY_ORDERING = Ordering(
+    natural=(WebhookDelivery.created_at, WebhookDelivery.id),
+    sortable={
+        "created_at": WebhookDelivery.created_at,
+        "event_type": WebhookDelivery.event_type,
+        "status": WebhookDelivery.status,
+    },
+    newest_first=True,
+)
+
+
+async def deliveries(
+    rt: Runtime, principal: Principal, webhook_id: str, paging: Paging
+) -> Page[Delivery]:
+    """The webhook's ``RECENT_DELIVERIES`` most recent deliveries, newest first."""
+    recent = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(RECENT_DELIVERIES)
+    )
+    query = select(WebhookDelivery).where(WebhookDelivery.id.in_(recent))
     async with rt.sessions() as session:
         await _owned(session, principal, webhook_id)
-        rows = await session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.webhook_id == webhook_id)
-            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-            .limit(RECENT_DELIVERIES)
-        )
-        return [delivery_out(row) for row in rows]
+        page = await page_of(session, query, paging, DELIVERY_ORDERING)
+        return page.map(delivery_out)
 
 
 def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery:

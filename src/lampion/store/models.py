@@ -97,6 +97,7 @@ class ApiKey(Base):
 
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_org_created", "org_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
@@ -111,7 +112,10 @@ class Project(Base):
 
 class Branch(Base):
     __tablename__ = "branches"
-    __table_args__ = (Index("uq_branches_project_name", "project_id", "name", unique=True),)
+    __table_args__ = (
+        Index("uq_branches_project_name", "project_id", "name", unique=True),
+        Index("ix_branches_project_created", "project_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -126,6 +130,7 @@ class Branch(Base):
 
 class Endpoint(Base):
     __tablename__ = "endpoints"
+    __table_args__ = (Index("ix_endpoints_project_created", "project_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(
@@ -200,7 +205,10 @@ class WebhookDelivery(Base):
     """One event for one webhook, retried until a 2xx or the schedule runs out."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     webhook_id: Mapped[str] = mapped_column(
