@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,18 +18,16 @@ from lampion.compute.process import ProcessBackend
 from lampion.config import Settings
 from lampion.crypto import SecretBox, load_or_create_master_key
 from lampion.errors import InvalidRequest
-from lampion.locks import Locks
+from lampion.local_locks import LocalLocks
+from lampion.metering import Meter
 from lampion.pg.pools import Pools
-from lampion.proxy.meter import Meter
+from lampion.singleflight import SingleFlight
 from lampion.storage.base import StorageDriver
 from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
 from lampion.store.engine import Sessions, make_engine, make_sessionmaker
 from lampion.store.migrate import upgrade_to_head
 from lampion.telemetry import Telemetry
-
-if TYPE_CHECKING:
-    from lampion.services.wake import Waker
 
 log = structlog.get_logger(__name__)
 
@@ -49,19 +46,15 @@ class Runtime:
     installs: list[PgInstall]
     storage: StorageDriver
     compute: ComputeBackend
-    locks: Locks = field(default_factory=Locks)
+    locks: LocalLocks = field(default_factory=LocalLocks)
+    resumes: SingleFlight[None] = field(default_factory=SingleFlight)
+    """Endpoint resumes in flight, shared by concurrent callers (see ``services/wake.py``)."""
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    pools: Pools = field(default_factory=Pools)
     meter: Meter = field(init=False)
-    telemetry: Telemetry = field(init=False)
-    pools: Pools = field(init=False)
-    waker: Waker = field(init=False)
 
     def __post_init__(self) -> None:
-        from lampion.services.wake import Waker  # services build on the runtime
-
-        self.telemetry = Telemetry()
         self.meter = Meter(self.sessions)
-        self.waker = Waker(self)
-        self.pools = Pools()
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:

@@ -15,6 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from lampion.runtime import Runtime
+from lampion.storage.base import StorageError
+from tests.support.faults import failing_storage
 from tests.support.pg import apsql, connect, direct_dsn, fetchval
 from tests.support.waiting import eventually
 
@@ -90,6 +92,29 @@ async def test_branch_of_suspended_parent(bapi: httpx.AsyncClient, project: dict
     endpoints = {e["id"]: e for e in (await bapi.get(f"{base}/endpoints")).json()}
     assert endpoints[project["endpoint_id"]]["status"] == "suspended"
     assert endpoints[branch["compute_id"]]["status"] == "running"
+
+
+async def test_a_failed_clone_keeps_nothing(
+    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+) -> None:
+    runtime: Runtime = branching_app.state.runtime
+    base = f"/v1/projects/{project['id']}"
+    before = (await bapi.get(f"{base}/branches")).json()
+    data_dirs = await runtime.storage.branch_ids()
+    running = set(await runtime.compute.running_endpoints())
+    no_space = StorageError("No space left on device")
+    with failing_storage(runtime, clone_running=no_space, clone_stopped=no_space) as storage:
+        response = await bapi.post(f"{base}/branches", json={"name": "doomed"})
+    assert storage.failed == ["clone_running"]  # the parent runs
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert "No space" not in response.text
+    assert (await bapi.get(f"{base}/branches")).json() == before
+    assert await runtime.storage.branch_ids() == data_dirs
+    assert set(await runtime.compute.running_endpoints()) == running
+    assert await fetchval(project["connection_string"], "SELECT 1") == 1
+    retried = await bapi.post(f"{base}/branches", json={"name": "doomed"})  # the name is free
+    assert retried.status_code == 201, retried.text
 
 
 async def test_list_get_and_parentage(bapi: httpx.AsyncClient, project: dict[str, Any]) -> None:

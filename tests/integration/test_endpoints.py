@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from lampion.runtime import Runtime
+from tests.support.faults import failing_compute
 from tests.support.pg import connect, direct_dsn, fetchval
 
 pytestmark = pytest.mark.compute
@@ -74,6 +75,20 @@ async def test_suspend_and_resume_keep_data(
     assert (await api.post(f"{_base(project)}/resume")).status_code == 200
     assert await fetchval(dsn, "SELECT v FROM kept") == "still here"
     assert (await api.get(_base(project))).json()["status"] == "running"
+
+
+async def test_a_failed_suspend_keeps_the_endpoint_running_and_can_be_retried(
+    api: httpx.AsyncClient, project: dict[str, Any], runtime: Runtime
+) -> None:
+    with failing_compute(runtime, stop=OSError("the engine went away")) as compute:
+        failed = await api.post(f"{_base(project)}/suspend")
+    assert compute.failed == ["stop"]
+    assert failed.status_code == 500, failed.text
+    assert "engine" not in failed.text
+    assert (await api.get(_base(project))).json()["status"] == "running"
+    assert await fetchval(project["connection_string"], "SELECT 1") == 1
+    retried = await api.post(f"{_base(project)}/suspend")  # the endpoint's lock was released
+    assert retried.json() == {"id": project["endpoint_id"], "status": "suspended"}
 
 
 async def test_patch_settings_and_size(api: httpx.AsyncClient, project: dict[str, Any]) -> None:

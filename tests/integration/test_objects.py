@@ -165,6 +165,23 @@ async def test_hostile_extension_names_change_nothing(
     assert "postgres" in await names(api, f"{base(shared_project)}/databases")
 
 
+async def test_protected_names_are_refused_without_waking_the_compute(
+    api: httpx.AsyncClient, other_api: httpx.AsyncClient, api_project: dict[str, Any], app: FastAPI
+) -> None:
+    runtime: Runtime = app.state.runtime
+    suspended = await api.post(f"{base(api_project)}/suspend")
+    assert suspended.json()["status"] == "suspended", suspended.text
+    for url in (
+        f"{base(api_project)}/databases/postgres",
+        f"{base(api_project)}/roles/cloud_admin",
+    ):
+        assert (await other_api.delete(url)).status_code == 404  # another org's: as if missing
+        refused = await api.delete(url)
+        assert refused.status_code == 409, refused.text
+    assert (await api.get(base(api_project))).json()["status"] == "suspended"  # not woken
+    assert api_project["endpoint_id"] not in await runtime.compute.running_endpoints()
+
+
 async def test_log_tail(api: httpx.AsyncClient, api_project: dict[str, Any], app: FastAPI) -> None:
     url = f"{base(api_project)}/logs"
     roles = f"{base(api_project)}/roles"

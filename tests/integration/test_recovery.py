@@ -16,6 +16,7 @@ from lampion.runtime import Runtime
 from lampion.states import BranchState, ProjectState
 from lampion.storage.templates import Templates
 from tests.conftest import client_for, make_settings, running_app
+from tests.support.faults import failing_storage
 from tests.support.orgs import make_key
 from tests.support.pg import fetchval
 
@@ -56,6 +57,22 @@ async def test_failed_provisioning_is_undone(settings: Settings, runtime: Runtim
             for p in psutil.process_iter(["cmdline"])
             if str(base) in " ".join(p.info["cmdline"] or [])
         ]
+
+
+async def test_rows_stay_until_the_data_is_removed(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    project = (await api.post("/v1/projects", json={"name": "sticky"})).json()
+    url = f"/v1/projects/{project['id']}"
+    with failing_storage(runtime, delete=OSError("Device or resource busy")) as storage:
+        failed = await api.delete(url)
+    assert storage.failed == ["delete"]
+    assert failed.status_code == 500, failed.text
+    assert (await api.get(url)).status_code == 200  # its rows tell what is left to remove
+    assert runtime.storage.path(project["branch_id"]).exists()
+    assert (await api.delete(url)).status_code == 204
+    assert (await api.get(url)).status_code == 404
+    assert not runtime.storage.path(project["branch_id"]).exists()
 
 
 async def test_restart_brings_back_a_killed_compute(

@@ -9,24 +9,8 @@ from typing import Any
 
 import asyncpg
 
-# Decoded by asyncpg into JSON-native Python values.
-NATIVE = {
-    "int2",
-    "int4",
-    "int8",
-    "oid",
-    "float4",
-    "float8",
-    "bool",
-    "text",
-    "varchar",
-    "bpchar",
-    "name",
-    "char",
-    "json",
-    "jsonb",
-}
-# Everything else asyncpg would turn into Python objects is read as PostgreSQL prints it.
+# Numbers, booleans, text and json decode to JSON-native values; these types asyncpg would
+# turn into other Python objects are read as PostgreSQL prints them.
 AS_TEXT = (
     "numeric",
     "timestamp",

@@ -21,9 +21,10 @@ from lampion.proxy import protocol
 from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import route
-from lampion.proxy.sockmap import SockMap
+from lampion.proxy.sockmap import KernelCounter, SockMap
 from lampion.proxy.tls import server_context
 from lampion.runtime import Runtime
+from lampion.services import wake
 from lampion.states import EndpointStatus, ProjectState
 from lampion.store.models import Endpoint, Project
 
@@ -188,7 +189,7 @@ class ProxyServer:
 
     async def wake(self, endpoint_id: str) -> None:
         try:
-            await self.rt.waker.ensure_running(endpoint_id)
+            await wake.ensure_running(self.rt, endpoint_id)
         except LampionError as exc:
             raise ProtocolError(f'endpoint "{endpoint_id}" could not be started', "57P03") from exc
 
@@ -221,7 +222,8 @@ class ProxyServer:
         b = upstream.transport.get_extra_info("socket")
         if a is None or b is None or a.family != socket.AF_INET or b.family != socket.AF_INET:
             return
-        counter = self.meter.track(endpoint_id, a)  # baseline before the first relayed byte
+        counter = KernelCounter(endpoint_id, a)  # baseline before the first relayed byte
+        self.meter.track(counter)
         if not self._sockmap.join(a, b):
             self.meter.untrack(counter)
             return

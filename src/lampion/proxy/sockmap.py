@@ -95,6 +95,25 @@ def tcp_byte_counts(sock: socket.socket) -> tuple[int, int]:
     return received, acked
 
 
+class KernelCounter:
+    """Bytes of a session the kernel relays, read from its client socket's TCP_INFO."""
+
+    def __init__(self, endpoint_id: str, sock: socket.socket):
+        self.endpoint_id = endpoint_id
+        self._sock = sock
+        self._received, self._sent = tcp_byte_counts(sock)
+
+    def sample(self) -> tuple[int, int]:
+        """(bytes in, bytes out) since the last sample."""
+        try:
+            received, sent = tcp_byte_counts(self._sock)
+        except OSError:
+            return 0, 0
+        delta = (received - self._received, sent - self._sent)
+        self._received, self._sent = received, sent
+        return delta
+
+
 class SockMap:
     def __init__(self, map_fd: int, prog_fd: int):
         self._map_fd = map_fd

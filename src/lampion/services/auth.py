@@ -21,7 +21,6 @@ _LAST_USED_PRECISION = timedelta(minutes=1)
 @dataclass(frozen=True)
 class Principal:
     org_id: str
-    org_name: str
     plan: str
     key_id: str
     permission: str
@@ -58,7 +57,6 @@ async def authenticate(sessions: Sessions, presented: str | None) -> Principal:
                     await session.commit()
                 return Principal(
                     org_id=org.id,
-                    org_name=org.name,
                     plan=org.plan,
                     key_id=key.id,
                     permission=key.permission,

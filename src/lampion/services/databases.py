@@ -10,7 +10,7 @@ from lampion.schemas.objects import Database, DatabaseCreate
 from lampion.services import dataplane
 from lampion.services.auth import Principal
 
-PROTECTED = "postgres"
+PROTECTED = frozenset({"postgres"})
 
 
 async def list_databases(
@@ -34,9 +34,10 @@ async def create(
 async def delete(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str, name: str
 ) -> None:
+    if name in PROTECTED:  # refused without waking the compute (its owner is checked first)
+        await dataplane.open_compute(rt, principal, project_id, endpoint_id, wake=False)
+        raise Conflict(f"The {name} database cannot be dropped")
     compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
-    if name == PROTECTED:
-        raise Conflict("The postgres database cannot be dropped")
     async with dataplane.connection(rt, compute) as connection:
         if not await catalog.database_exists(connection, name):
             raise NotFound(f"Database {name!r} does not exist")

@@ -17,6 +17,7 @@ from lampion.services import computes, events
 from lampion.services.auth import Principal
 from lampion.services.endpoints import owned
 from lampion.services.pgerrors import translate
+from lampion.services.wake import ensure_running
 from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, Project
 
@@ -40,7 +41,7 @@ async def open_compute(
     async with rt.sessions() as session:
         project, endpoint = await owned(session, principal, project_id, endpoint_id)
     if wake and endpoint.status != EndpointStatus.RUNNING:
-        await rt.waker.ensure_running(endpoint.id)
+        await ensure_running(rt, endpoint.id)
     if wake:
         rt.meter.touch(endpoint.id)
     spec = computes.spec_for(rt, endpoint, project.pg_version)

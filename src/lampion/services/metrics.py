@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeStats
 from lampion.errors import InvalidRequest
@@ -74,7 +75,7 @@ async def live(
     )
 
 
-async def _latest(session, endpoint_id: str) -> MetricsSnapshot | None:  # type: ignore[no-untyped-def]
+async def _latest(session: AsyncSession, endpoint_id: str) -> MetricsSnapshot | None:
     snapshot: MetricsSnapshot | None = await session.scalar(
         select(MetricsSnapshot)
         .where(MetricsSnapshot.endpoint_id == endpoint_id)

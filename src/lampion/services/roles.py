@@ -38,9 +38,10 @@ async def create(
 async def delete(
     rt: Runtime, principal: Principal, project_id: str, endpoint_id: str, name: str
 ) -> None:
-    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
-    if name == SUPERUSER:
+    if name == SUPERUSER:  # refused without waking the compute (its owner is checked first)
+        await dataplane.open_compute(rt, principal, project_id, endpoint_id, wake=False)
         raise Conflict(f"The {SUPERUSER} role is needed by the platform and cannot be dropped")
+    compute = await dataplane.open_compute(rt, principal, project_id, endpoint_id)
     async with dataplane.connection(rt, compute) as connection:
         if not await catalog.role_exists(connection, name):
             raise NotFound(f"Role {name!r} does not exist")

@@ -8,7 +8,6 @@ import errno
 import fcntl
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from lampion.compute.osuser import OsUser
@@ -30,13 +29,6 @@ EMPTIED_DIRS = frozenset(
     }
 )
 _REFLINK_UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTTY, errno.ENOSYS}
-
-
-@dataclass
-class CopyStats:
-    files: int = 0
-    bytes: int = 0
-    reflinked: int = 0
 
 
 def reflink_file(source: Path, target: Path) -> bool:
@@ -72,9 +64,8 @@ def copy_tree(
     *,
     reflink: bool,
     skip_wal: bool = False,
-) -> CopyStats:
+) -> None:
     """Copies ``source`` to a new ``target``, keeping modes and giving everything to ``owner``."""
-    stats = CopyStats()
     target.mkdir(mode=0o700)
     _own(target, source, owner)
     for directory, subdirs, files in os.walk(source):
@@ -97,22 +88,15 @@ def copy_tree(
             if name in SKIPPED_FILES or name.startswith("pgsql_tmp"):
                 continue
             try:
-                size, cloned = copy_file(here / name, dest_dir / name, owner, reflink=reflink)
+                copy_file(here / name, dest_dir / name, owner, reflink=reflink)
             except FileNotFoundError:
                 continue  # removed by the running postmaster while we walked
-            stats.files += 1
-            stats.bytes += size
-            stats.reflinked += cloned
-    return stats
 
 
-def copy_file(source: Path, target: Path, owner: OsUser, *, reflink: bool) -> tuple[int, bool]:
-    size = source.stat().st_size
-    cloned = reflink and reflink_file(source, target)
-    if not cloned:
+def copy_file(source: Path, target: Path, owner: OsUser, *, reflink: bool) -> None:
+    if not (reflink and reflink_file(source, target)):
         shutil.copyfile(source, target)
     _own(target, source, owner)
-    return size, cloned
 
 
 def _own(target: Path, source: Path, owner: OsUser) -> None:

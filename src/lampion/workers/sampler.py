@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.runtime import Runtime
 from lampion.services import computes
@@ -68,7 +70,13 @@ class Sampler:
             )
         return sum(s is not None for s in snapshots)
 
-    async def _storage_samples(self, session, rows, snapshots, now) -> None:  # type: ignore[no-untyped-def]
+    async def _storage_samples(
+        self,
+        session: AsyncSession,
+        rows: Sequence[Row[tuple[Endpoint, Project]]],
+        snapshots: Sequence[MetricsSnapshot | None],
+        now: datetime,
+    ) -> None:
         latest = dict(
             (
                 await session.execute(
@@ -76,12 +84,15 @@ class Sampler:
                         StorageSample.endpoint_id
                     )
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         for (endpoint, project), snapshot in zip(rows, snapshots, strict=True):
             last_at = latest.get(endpoint.id)
             if last_at is not None and now - last_at < STORAGE_SAMPLE_EVERY:
                 continue
+            size: int | None
             if snapshot is not None:
                 size = int(snapshot.storage_logical_mb * MB)
             else:

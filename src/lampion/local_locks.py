@@ -1,6 +1,11 @@
-"""Per-resource locks in this process: a conflicting operation gets 409 at once instead of
-waiting or corrupting anything. Several clones may read a parent at once (shared); a
-suspend, resume, update or delete needs it alone (exclusive)."""
+"""Per-resource locks held in this process's memory: a conflicting operation gets 409 at once
+instead of waiting or corrupting anything. Several clones may read a parent at once (shared);
+a suspend, resume, update or delete needs it alone (exclusive).
+
+Only operations served by this process are covered: another control-plane replica does not see
+these locks. What holds across replicas lives in the store: unique constraints (ports, branch
+names, idempotency keys), the reconciler's advisory lock (``store/locking.py``: one replica
+reconciles at a time) and ``SELECT … FOR UPDATE SKIP LOCKED`` for webhook deliveries."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from contextlib import asynccontextmanager
 from lampion.errors import Conflict
 
 
-class Locks:
+class LocalLocks:
     def __init__(self) -> None:
         self._exclusive: set[str] = set()
         self._shared: dict[str, int] = {}

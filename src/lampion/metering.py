@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import socket
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy import select
 
-from lampion.proxy.sockmap import tcp_byte_counts
 from lampion.store.engine import Sessions
 from lampion.store.models import Endpoint, Project, TransferRecord
 from lampion.store.types import utcnow
 
 
-class KernelCounter:
-    """Bytes of a session the kernel relays, read from its client socket's TCP_INFO."""
+class SessionBytes(Protocol):
+    """A session whose bytes are counted outside the meter (e.g. by the kernel)."""
 
-    def __init__(self, endpoint_id: str, sock: socket.socket):
-        self.endpoint_id = endpoint_id
-        self._sock = sock
-        self._received, self._sent = tcp_byte_counts(sock)
+    endpoint_id: str
 
     def sample(self) -> tuple[int, int]:
         """(bytes in, bytes out) since the last sample."""
-        try:
-            received, sent = tcp_byte_counts(self._sock)
-        except OSError:
-            return 0, 0
-        delta = (received - self._received, sent - self._sent)
-        self._received, self._sent = received, sent
-        return delta
+        ...
 
 
 class Meter:
@@ -40,18 +30,17 @@ class Meter:
         self.bytes_out: defaultdict[str, int] = defaultdict(int)
         self.open_connections: defaultdict[str, int] = defaultdict(int)
         self._touched: set[str] = set()
-        self._kernel: set[KernelCounter] = set()
+        self._sampled: set[SessionBytes] = set()
 
-    def track(self, endpoint_id: str, sock: socket.socket) -> KernelCounter:
-        counter = KernelCounter(endpoint_id, sock)
-        self._kernel.add(counter)
-        return counter
+    def track(self, counter: SessionBytes) -> None:
+        """Reads ``counter`` at every flush until it is untracked."""
+        self._sampled.add(counter)
 
-    def untrack(self, counter: KernelCounter) -> None:
+    def untrack(self, counter: SessionBytes) -> None:
         self._add(counter)
-        self._kernel.discard(counter)
+        self._sampled.discard(counter)
 
-    def _add(self, counter: KernelCounter) -> None:
+    def _add(self, counter: SessionBytes) -> None:
         received, sent = counter.sample()
         self.bytes_in[counter.endpoint_id] += received
         self.bytes_out[counter.endpoint_id] += sent
@@ -81,7 +70,7 @@ class Meter:
 
     async def flush(self) -> None:
         """Writes the bytes counted since the last flush and marks active endpoints."""
-        for counter in self._kernel:
+        for counter in self._sampled:
             self._add(counter)
         counted_in, counted_out = dict(self.bytes_in), dict(self.bytes_out)
         self.bytes_in.clear()
