@@ -7,27 +7,30 @@ real computes. Templates are built once per session and shared by every app.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from fastapi import FastAPI
 
-from lampion.app import create_app
 from lampion.config import Settings
 from lampion.runtime import Runtime
+from tests.support.apps import (
+    client_for,
+    free_port,
+    kill_computes_under,
+    make_settings,
+    new_store_url,
+    running_app,
+)
 from tests.support.metadata_pg import MetadataServer
 from tests.support.orgs import make_key
 from tests.support.xfs import XfsUnavailable, xfs_mount
 
 STORE_KINDS = ("sqlite", "postgres")
-_port_blocks = itertools.count()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,14 +45,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_kind" in metafunc.fixturenames:
         kinds = [k for k in metafunc.config.getoption("--store").split(",") if k]
         metafunc.parametrize("store_kind", kinds, scope="session")
-
-
-def kill_computes_under(root: Path) -> None:
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if any(str(root) in arg for arg in cmdline) and "-D" in cmdline:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -67,34 +62,6 @@ def templates_dir(workdir: Path) -> Path:
     return workdir / "templates"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def port_block() -> tuple[int, int]:
-    """A distinct compute port range for each app a test session starts."""
-    start = 56000 + next(_port_blocks) * 200
-    return start, start + 199
-
-
-def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> Settings:
-    start, end = port_block()
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "templates_dir": templates_dir,
-        "port_range_start": start,
-        "port_range_end": end,
-        "proxy_port": free_port(),
-        "proxy_handshake_timeout": 2,
-        "log_json": True,
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 async def metadata_pg(workdir: Path, templates_dir: Path) -> AsyncIterator[MetadataServer]:
     server = MetadataServer(workdir / "metadata-pg", templates_dir, free_port())
@@ -102,25 +69,9 @@ async def metadata_pg(workdir: Path, templates_dir: Path) -> AsyncIterator[Metad
     await server.close()
 
 
-_database_names = itertools.count()
-
-
-async def new_store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
-    if store_kind == "sqlite":
-        return f"sqlite+aiosqlite:///{workdir / f'store-{next(_database_names)}.db'}"
-    return await metadata_pg.create_database(f"lampion_{next(_database_names)}")
-
-
 @pytest.fixture(scope="session")
 async def store_url(store_kind: str, workdir: Path, metadata_pg: MetadataServer) -> str:
     return await new_store_url(store_kind, workdir, metadata_pg)
-
-
-@contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
 
 
 @pytest.fixture(scope="session")
@@ -139,16 +90,6 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 def runtime(app: FastAPI) -> Runtime:
     rt: Runtime = app.state.runtime
     return rt
-
-
-def client_for(app: FastAPI, key: str | None = None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://lampion.test",
-        headers=headers,
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +173,9 @@ async def branching_key(branching_app: FastAPI) -> str:
 
 
 @pytest.fixture
-async def bapi(branching_app: FastAPI, branching_key: str) -> AsyncIterator[httpx.AsyncClient]:
+async def branching_client(
+    branching_app: FastAPI, branching_key: str
+) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(branching_app, branching_key) as client:
         yield client
 

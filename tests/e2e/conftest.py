@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, port_block
+from tests.support.apps import free_port, port_block
 
 LAMPION = [sys.executable, "-m", "lampion"]
 

@@ -15,8 +15,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import free_port, port_block
 from tests.e2e.conftest import LAMPION, new_key
+from tests.support.apps import free_port, port_block
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402

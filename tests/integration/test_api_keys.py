@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from lampion.runtime import Runtime
-from tests.conftest import client_for
+from tests.support.apps import client_for
 from tests.support.orgs import make_key
 
 

@@ -24,12 +24,12 @@ pytestmark = pytest.mark.compute
 
 
 @pytest.fixture
-async def project(bapi: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
-    response = await bapi.post("/v1/projects", json={"name": "branchy"})
+async def project(branching_client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+    response = await branching_client.post("/v1/projects", json={"name": "branchy"})
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     yield created
-    await bapi.delete(f"/v1/projects/{created['id']}")
+    await branching_client.delete(f"/v1/projects/{created['id']}")
 
 
 async def _rows(dsn: str) -> list[int]:
@@ -41,7 +41,7 @@ async def _rows(dsn: str) -> list[int]:
 
 
 async def test_branch_of_running_parent_is_a_snapshot(
-    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
     parent_dsn = project["connection_string"]
     connection = await connect(parent_dsn)
@@ -52,7 +52,9 @@ async def test_branch_of_running_parent_is_a_snapshot(
     # An open transaction's writes are not committed at the moment of the call: not copied.
     await connection.execute("BEGIN; INSERT INTO items VALUES (5000, 'uncommitted')")
 
-    response = await bapi.post(f"/v1/projects/{project['id']}/branches", json={"name": "dev"})
+    response = await branching_client.post(
+        f"/v1/projects/{project['id']}/branches", json={"name": "dev"}
+    )
     assert response.status_code == 201, response.text
     branch = response.json()
     await connection.execute("ROLLBACK")
@@ -82,44 +84,50 @@ async def test_branch_of_running_parent_is_a_snapshot(
     assert "redo done" in log or "consistent recovery state reached" in log
 
 
-async def test_branch_of_suspended_parent(bapi: httpx.AsyncClient, project: dict[str, Any]) -> None:
+async def test_branch_of_suspended_parent(
+    branching_client: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
     await fetchval(project["connection_string"], "CREATE TABLE items AS SELECT 7 AS id")
     base = f"/v1/projects/{project['id']}"
-    suspended = await bapi.post(f"{base}/endpoints/{project['endpoint_id']}/suspend")
+    suspended = await branching_client.post(f"{base}/endpoints/{project['endpoint_id']}/suspend")
     assert suspended.json() == {"id": project["endpoint_id"], "status": "suspended"}
-    branch = (await bapi.post(f"{base}/branches", json={"name": "from-cold"})).json()
+    branch = (await branching_client.post(f"{base}/branches", json={"name": "from-cold"})).json()
     assert await _rows(branch["connection_string"]) == [7]
-    endpoints = {e["id"]: e for e in (await bapi.get(f"{base}/endpoints")).json()}
+    endpoints = {e["id"]: e for e in (await branching_client.get(f"{base}/endpoints")).json()}
     assert endpoints[project["endpoint_id"]]["status"] == "suspended"
     assert endpoints[branch["compute_id"]]["status"] == "running"
 
 
 async def test_a_failed_clone_keeps_nothing(
-    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
     runtime: Runtime = branching_app.state.runtime
     base = f"/v1/projects/{project['id']}"
-    before = (await bapi.get(f"{base}/branches")).json()
+    before = (await branching_client.get(f"{base}/branches")).json()
     data_dirs = await runtime.storage.branch_ids()
     running = set(await runtime.compute.running_endpoints())
     no_space = StorageError("No space left on device")
     with failing_storage(runtime, clone_running=no_space, clone_stopped=no_space) as storage:
-        response = await bapi.post(f"{base}/branches", json={"name": "doomed"})
+        response = await branching_client.post(f"{base}/branches", json={"name": "doomed"})
     assert storage.failed == ["clone_running"]  # the parent runs
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "service_unavailable"
     assert "No space" not in response.text
-    assert (await bapi.get(f"{base}/branches")).json() == before
+    assert (await branching_client.get(f"{base}/branches")).json() == before
     assert await runtime.storage.branch_ids() == data_dirs
     assert set(await runtime.compute.running_endpoints()) == running
     assert await fetchval(project["connection_string"], "SELECT 1") == 1
-    retried = await bapi.post(f"{base}/branches", json={"name": "doomed"})  # the name is free
+    retried = await branching_client.post(
+        f"{base}/branches", json={"name": "doomed"}
+    )  # the name is free
     assert retried.status_code == 201, retried.text
 
 
-async def test_list_get_and_parentage(bapi: httpx.AsyncClient, project: dict[str, Any]) -> None:
+async def test_list_get_and_parentage(
+    branching_client: httpx.AsyncClient, project: dict[str, Any]
+) -> None:
     base = f"/v1/projects/{project['id']}/branches"
-    listed = (await bapi.get(base)).json()
+    listed = (await branching_client.get(base)).json()
     assert len(listed) == 1
     main = listed[0]
     assert main["name"] == "main"
@@ -128,52 +136,54 @@ async def test_list_get_and_parentage(bapi: httpx.AsyncClient, project: dict[str
     assert main["id"] == project["branch_id"]
     assert main["endpoint_id"] == project["endpoint_id"]
 
-    child = (await bapi.post(base, json={"name": "child", "parent_id": "main"})).json()
+    child = (await branching_client.post(base, json={"name": "child", "parent_id": "main"})).json()
     grandchild = (
-        await bapi.post(base, json={"name": "grandchild", "parent_id": child["id"]})
+        await branching_client.post(base, json={"name": "grandchild", "parent_id": child["id"]})
     ).json()
     assert grandchild["parent_id"] == child["id"]
-    assert (await bapi.get(f"{base}/grandchild")).json()["id"] == grandchild["id"]
-    names = [b["name"] for b in (await bapi.get(base)).json()]
+    assert (await branching_client.get(f"{base}/grandchild")).json()["id"] == grandchild["id"]
+    names = [b["name"] for b in (await branching_client.get(base)).json()]
     assert names == ["main", "child", "grandchild"]
 
-    duplicate = await bapi.post(base, json={"name": "child"})
+    duplicate = await branching_client.post(base, json={"name": "child"})
     assert duplicate.status_code == 409
-    missing_parent = await bapi.post(base, json={"name": "x", "parent_id": "br-nope"})
+    missing_parent = await branching_client.post(base, json={"name": "x", "parent_id": "br-nope"})
     assert missing_parent.status_code == 400
     assert missing_parent.json()["error"]["details"]["field"] == "parent_id"
 
 
 async def test_delete_rules(
-    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
     runtime: Runtime = branching_app.state.runtime
     base = f"/v1/projects/{project['id']}/branches"
-    child = (await bapi.post(base, json={"name": "child"})).json()
-    grandchild = (await bapi.post(base, json={"name": "gc", "parent_id": child["id"]})).json()
+    child = (await branching_client.post(base, json={"name": "child"})).json()
+    grandchild = (
+        await branching_client.post(base, json={"name": "gc", "parent_id": child["id"]})
+    ).json()
 
-    primary = await bapi.delete(f"{base}/{project['branch_id']}")
+    primary = await branching_client.delete(f"{base}/{project['branch_id']}")
     assert primary.status_code == 409
     assert "primary" in primary.json()["error"]["message"]
-    with_children = await bapi.delete(f"{base}/{child['id']}")
+    with_children = await branching_client.delete(f"{base}/{child['id']}")
     assert with_children.status_code == 409
     assert with_children.json()["error"]["details"]["children"] == ["gc"]
 
     pid = (await runtime.compute.running_endpoints())[grandchild["compute_id"]]
-    assert (await bapi.delete(f"{base}/{grandchild['id']}")).status_code == 204
+    assert (await branching_client.delete(f"{base}/{grandchild['id']}")).status_code == 204
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not runtime.storage.path(grandchild["id"]).exists()
-    assert (await bapi.get(f"{base}/{grandchild['id']}")).status_code == 404
+    assert (await branching_client.get(f"{base}/{grandchild['id']}")).status_code == 404
     with pytest.raises(asyncpg.PostgresError, match="does not exist"):
         await fetchval(grandchild["connection_string"], "SELECT 1")
     with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
         await fetchval(direct_dsn(grandchild["pg_password"], grandchild["pg_port"]), "SELECT 1")
-    assert (await bapi.delete(f"{base}/child")).status_code == 204
-    assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
+    assert (await branching_client.delete(f"{base}/child")).status_code == 204
+    assert [b["name"] for b in (await branching_client.get(base)).json()] == ["main"]
 
 
 async def test_failed_branch_creation_leaves_nothing(
-    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
     """The clone carries a setting its new postgres refuses at start: the compute, the data
     dir and the rows are all undone, and the parent keeps running."""
@@ -183,9 +193,9 @@ async def test_failed_branch_creation_leaves_nothing(
     base = f"/v1/projects/{project['id']}/branches"
     before = await runtime.storage.branch_ids()
 
-    response = await bapi.post(base, json={"name": "doomed"})
+    response = await branching_client.post(base, json={"name": "doomed"})
     assert response.status_code == 503, response.text
-    assert [b["name"] for b in (await bapi.get(base)).json()] == ["main"]
+    assert [b["name"] for b in (await branching_client.get(base)).json()] == ["main"]
     assert await runtime.storage.branch_ids() == before
     assert set(await runtime.compute.running_endpoints()) >= {project["endpoint_id"]}
     assert await fetchval(dsn, "SELECT 1") == 1
@@ -193,7 +203,7 @@ async def test_failed_branch_creation_leaves_nothing(
 
 
 async def test_concurrent_branch_creations(
-    bapi: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
     """Twenty creations at once, and a delete of the project while they run: the delete is
     refused while any creation holds the project, or (if every creation finished before it
@@ -202,15 +212,18 @@ async def test_concurrent_branch_creations(
     await fetchval(project["connection_string"], "CREATE TABLE items AS SELECT 1 AS id")
     base = f"/v1/projects/{project['id']}"
     creations = [
-        asyncio.create_task(bapi.post(f"{base}/branches", json={"name": f"pr-{i}"}))
+        asyncio.create_task(branching_client.post(f"{base}/branches", json={"name": f"pr-{i}"}))
         for i in range(20)
     ]
 
     async def all_rows_in() -> bool:
-        return len((await bapi.get(f"{base}/branches", params={"limit": 100})).json()) == 21
+        return (
+            len((await branching_client.get(f"{base}/branches", params={"limit": 100})).json())
+            == 21
+        )
 
     await eventually(all_rows_in, 30, "every branch creation to insert its row")
-    deleting = await bapi.delete(base)
+    deleting = await branching_client.delete(base)
     responses = await asyncio.gather(*creations)
     assert [r.status_code for r in responses] == [201] * 20, [
         r.text for r in responses if r.status_code != 201
@@ -222,7 +235,7 @@ async def test_concurrent_branch_creations(
         assert rows == [[1]] * 20
     else:  # it came after the last creation: all of it is gone
         assert deleting.status_code == 204, deleting.text
-        assert (await bapi.get(base)).status_code == 404
+        assert (await branching_client.get(base)).status_code == 404
         running = await runtime.compute.running_endpoints()
         assert not {b["compute_id"] for b in branches} & set(running)
         assert not any(runtime.storage.path(b["id"]).exists() for b in branches)

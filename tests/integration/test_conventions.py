@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from lampion import __version__
 from lampion.config import Settings
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:

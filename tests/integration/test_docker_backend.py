@@ -18,7 +18,7 @@ from lampion.compute.osuser import resolve
 from lampion.config import Settings
 from lampion.runtime import Runtime, StartupError
 from lampion.store.models import Branch, Endpoint, Project
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 from tests.support.docker import engine_or_skip, ensure_image
 from tests.support.orgs import make_key
 from tests.support.pg import apsql, direct_dsn, fetchval
@@ -80,7 +80,7 @@ async def docker_app(
 
 
 @pytest.fixture
-async def dapi(docker_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def docker_client(docker_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     key = await make_key(docker_app.state.runtime.sessions, "org-docker")
     async with client_for(docker_app, key) as client:
         yield client
@@ -94,9 +94,9 @@ async def answers(connection_string: str, query: str, expected: object) -> bool:
 
 
 async def test_a_project_is_a_container_sized_by_its_compute_units(
-    dapi: httpx.AsyncClient, docker: aiodocker.Docker
+    docker_client: httpx.AsyncClient, docker: aiodocker.Docker
 ) -> None:
-    project = (await dapi.post("/v1/projects", json={"name": "boxed"})).json()
+    project = (await docker_client.post("/v1/projects", json={"name": "boxed"})).json()
     endpoint_url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
     result = await apsql(project["connection_string"], "SELECT current_setting('cluster_name')")
     assert result.returncode == 0, result.stderr
@@ -109,57 +109,57 @@ async def test_a_project_is_a_container_sized_by_its_compute_units(
     assert container["HostConfig"]["Memory"] == 4 * GIB
     assert container["Config"]["User"] == f"{resolve(None).uid}:{resolve(None).gid}"
 
-    resized = await dapi.patch(endpoint_url, json={"compute_units": 0.5})
+    resized = await docker_client.patch(endpoint_url, json={"compute_units": 0.5})
     assert resized.status_code == 200, resized.text
     (container,) = await containers_of(docker, project["endpoint_id"])
     assert container["HostConfig"]["NanoCpus"] == 500_000_000
     assert container["HostConfig"]["Memory"] == 2 * GIB
     assert await fetchval(project["connection_string"], "SHOW shared_buffers") == "64MB"
 
-    metrics = (await dapi.get(f"/v1/projects/{project['id']}/metrics")).json()
+    metrics = (await docker_client.get(f"/v1/projects/{project['id']}/metrics")).json()
     assert metrics["status"] == "running"
     assert metrics["memory_mb"] > 1  # the container's cgroup, as the engine accounts it
     assert metrics["compute_cpu_seconds"] > 0
 
-    assert (await dapi.delete(f"/v1/projects/{project['id']}")).status_code == 204
+    assert (await docker_client.delete(f"/v1/projects/{project['id']}")).status_code == 204
     assert await containers_of(docker, project["endpoint_id"]) == []
 
 
 async def test_branch_suspend_resume_and_wake_on_connect(
-    dapi: httpx.AsyncClient, docker: aiodocker.Docker
+    docker_client: httpx.AsyncClient, docker: aiodocker.Docker
 ) -> None:
-    project = (await dapi.post("/v1/projects", json={"name": "forked"})).json()
+    project = (await docker_client.post("/v1/projects", json={"name": "forked"})).json()
     await fetchval(project["connection_string"], "CREATE TABLE t AS SELECT 1 AS x")
     branch = (
-        await dapi.post(f"/v1/projects/{project['id']}/branches", json={"name": "dev"})
+        await docker_client.post(f"/v1/projects/{project['id']}/branches", json={"name": "dev"})
     ).json()
     assert await fetchval(branch["connection_string"], "SELECT x FROM t") == 1
     await fetchval(branch["connection_string"], "INSERT INTO t VALUES (2)")
     assert await fetchval(project["connection_string"], "SELECT count(*) FROM t") == 1
 
     endpoint_url = f"/v1/projects/{project['id']}/endpoints/{branch['compute_id']}"
-    suspended = await dapi.post(f"{endpoint_url}/suspend")
+    suspended = await docker_client.post(f"{endpoint_url}/suspend")
     assert suspended.json()["status"] == "suspended"
     assert await containers_of(docker, branch["compute_id"]) == []
     with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
         await fetchval(direct_dsn(branch["pg_password"], branch["pg_port"]), "SELECT 1")
 
-    resumed = await dapi.post(f"{endpoint_url}/resume")
+    resumed = await docker_client.post(f"{endpoint_url}/resume")
     assert resumed.json()["status"] == "running"
     assert await fetchval(branch["connection_string"], "SELECT count(*) FROM t") == 2
 
-    await dapi.post(f"{endpoint_url}/suspend")
+    await docker_client.post(f"{endpoint_url}/suspend")
     # a client's connection wakes the suspended compute: a new container
     assert await fetchval(branch["connection_string"], "SELECT sum(x) FROM t") == 3
     (container,) = await containers_of(docker, branch["compute_id"])
     assert container["State"]["Running"]
-    await dapi.delete(f"/v1/projects/{project['id']}")
+    await docker_client.delete(f"/v1/projects/{project['id']}")
 
 
 async def test_a_killed_container_is_replaced_by_the_reconciler(
-    dapi: httpx.AsyncClient, docker: aiodocker.Docker
+    docker_client: httpx.AsyncClient, docker: aiodocker.Docker
 ) -> None:
-    project = (await dapi.post("/v1/projects", json={"name": "phoenix"})).json()
+    project = (await docker_client.post("/v1/projects", json={"name": "phoenix"})).json()
     await fetchval(project["connection_string"], "CREATE TABLE t AS SELECT 7 AS x")
     (before,) = await containers_of(docker, project["endpoint_id"])
     await docker.containers.container(before["Id"]).kill()
@@ -173,7 +173,7 @@ async def test_a_killed_container_is_replaced_by_the_reconciler(
     (after,) = await containers_of(docker, project["endpoint_id"])
     assert after["Id"] != before["Id"]
     assert after["State"]["Running"]
-    await dapi.delete(f"/v1/projects/{project['id']}")
+    await docker_client.delete(f"/v1/projects/{project['id']}")
 
 
 async def test_a_restarted_control_plane_adopts_its_containers(

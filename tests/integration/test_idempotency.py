@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import client_for
+from tests.support.apps import client_for
 from tests.support.orgs import make_key
 
 pytestmark = pytest.mark.compute

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from lampion import ids
 from lampion.store.engine import Sessions
 from lampion.store.models import Branch, Org, Project
-from tests.conftest import client_for
+from tests.support.apps import client_for
 from tests.support.orgs import make_key
 
 pytestmark = pytest.mark.compute

@@ -16,7 +16,7 @@ from lampion import clock
 from lampion.runtime import Runtime
 from lampion.store.models import MetricsSnapshot, RunningInterval, StorageSample, TransferRecord
 from lampion.workers.sampler import Sampler
-from tests.conftest import client_for
+from tests.support.apps import client_for
 from tests.support.orgs import make_key
 from tests.support.pg import direct_dsn, fetchval
 

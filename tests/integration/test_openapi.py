@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema_rs
 from fastapi import FastAPI
 
-from tests.conftest import client_for
+from tests.support.apps import client_for
 
 ERROR = "#/components/schemas/ErrorBody"
 

@@ -13,7 +13,7 @@ from lampion.compute.osuser import resolve
 from lampion.compute.process import ProcessBackend
 from lampion.storage.local import LocalStorage
 from lampion.storage.templates import Templates
-from tests.conftest import free_port
+from tests.support.apps import free_port
 
 pytestmark = pytest.mark.compute
 

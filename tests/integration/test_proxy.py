@@ -19,7 +19,7 @@ from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.store.models import Event, TransferRecord
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 from tests.support.orgs import make_key
 from tests.support.pg import apsql, connect, direct_dsn, fetchval, psql
 from tests.support.waiting import eventually

@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import client_for
+from tests.support.apps import client_for
 from tests.support.orgs import make_key
 
 

@@ -15,7 +15,7 @@ from lampion.config import Settings
 from lampion.runtime import Runtime
 from lampion.states import BranchState, ProjectState
 from lampion.storage.templates import Templates
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 from tests.support.faults import failing_storage
 from tests.support.orgs import make_key
 from tests.support.pg import fetchval

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from lampion.config import Settings
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 from tests.support.orgs import make_key
 from tests.support.receiver import Receiver
 from tests.support.waiting import eventually
@@ -50,7 +50,7 @@ async def hook_app(hook_settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def hapi(
+async def webhook_client(
     hook_app: FastAPI, request: pytest.FixtureRequest
 ) -> AsyncIterator[httpx.AsyncClient]:
     key = await make_key(hook_app.state.runtime.sessions, f"org-{request.node.name[:40]}")
@@ -58,26 +58,28 @@ async def hapi(
         yield client
 
 
-async def test_create_list_update_delete(hapi: httpx.AsyncClient, receiver: Receiver) -> None:
-    created = await hapi.post(
+async def test_create_list_update_delete(
+    webhook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    created = await webhook_client.post(
         "/v1/orgs/webhooks", json={"url": receiver.url("/crud"), "events": ["project.created"]}
     )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["secret"].startswith("whsec_")
     assert {"id", "url", "events", "enabled", "secret"} <= set(body)
-    listed = await hapi.get("/v1/orgs/webhooks")
+    listed = await webhook_client.get("/v1/orgs/webhooks")
     assert body["secret"] not in listed.text
     assert "secret" not in listed.json()[0]
-    patched = await hapi.patch(
+    patched = await webhook_client.patch(
         f"/v1/orgs/webhooks/{body['id']}", json={"enabled": False, "events": ["*"]}
     )
     assert patched.json()["enabled"] is False
     assert patched.json()["events"] == ["*"]
     assert body["secret"] not in patched.text
-    assert (await hapi.delete(f"/v1/orgs/webhooks/{body['id']}")).status_code == 204
-    assert (await hapi.get("/v1/orgs/webhooks")).json() == []
-    assert (await hapi.delete(f"/v1/orgs/webhooks/{body['id']}")).status_code == 404
+    assert (await webhook_client.delete(f"/v1/orgs/webhooks/{body['id']}")).status_code == 204
+    assert (await webhook_client.get("/v1/orgs/webhooks")).json() == []
+    assert (await webhook_client.delete(f"/v1/orgs/webhooks/{body['id']}")).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -90,21 +92,23 @@ async def test_create_list_update_delete(hapi: httpx.AsyncClient, receiver: Rece
     ],
 )
 async def test_invalid_webhooks_are_400(
-    hapi: httpx.AsyncClient, body: dict[str, Any], field: str
+    webhook_client: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
-    response = await hapi.post("/v1/orgs/webhooks", json=body)
+    response = await webhook_client.post("/v1/orgs/webhooks", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["details"]["field"] == field
     if field == "events":
         assert "project.created" in response.json()["error"]["details"]["allowed_values"]
-    assert (await hapi.get("/v1/orgs/webhooks")).json() == []
+    assert (await webhook_client.get("/v1/orgs/webhooks")).json() == []
 
 
-async def test_signatures_verify(hapi: httpx.AsyncClient, receiver: Receiver) -> None:
+async def test_signatures_verify(webhook_client: httpx.AsyncClient, receiver: Receiver) -> None:
     hook = (
-        await hapi.post("/v1/orgs/webhooks", json={"url": receiver.url("/signed"), "events": ["*"]})
+        await webhook_client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/signed"), "events": ["*"]}
+        )
     ).json()
-    sent = (await hapi.post(f"/v1/orgs/webhooks/{hook['id']}/test")).json()
+    sent = (await webhook_client.post(f"/v1/orgs/webhooks/{hook['id']}/test")).json()
     (delivery,) = await receiver.wait("/signed", 1)
     headers = {k.lower(): v for k, v in delivery.headers.items()}
     verified = StandardWebhook(hook["secret"]).verify(delivery.body, headers)
@@ -119,38 +123,42 @@ async def test_signatures_verify(hapi: httpx.AsyncClient, receiver: Receiver) ->
 
 
 async def test_every_lifecycle_event_is_delivered(
-    hapi: httpx.AsyncClient, receiver: Receiver, hook_app: FastAPI
+    webhook_client: httpx.AsyncClient, receiver: Receiver, hook_app: FastAPI
 ) -> None:
-    await hapi.post("/v1/orgs/webhooks", json={"url": receiver.url("/all"), "events": ["*"]})
-    project = (await hapi.post("/v1/projects", json={"name": "evented"})).json()
+    await webhook_client.post(
+        "/v1/orgs/webhooks", json={"url": receiver.url("/all"), "events": ["*"]}
+    )
+    project = (await webhook_client.post("/v1/projects", json={"name": "evented"})).json()
     p, e = project["id"], project["endpoint_id"]
     endpoint = f"/v1/projects/{p}/endpoints/{e}"
-    branch = (await hapi.post(f"/v1/projects/{p}/branches", json={"name": "b"})).json()
-    await hapi.delete(f"/v1/projects/{p}/branches/{branch['id']}")
-    await hapi.post(f"{endpoint}/suspend")
-    await hapi.post(f"{endpoint}/resume")
-    await hapi.patch(endpoint, json={"auto_suspend_seconds": 60})
-    await hapi.put(f"{endpoint}/allowlist", json={"allowlist": ["10.0.0.0/8"]})
-    await hapi.put(f"{endpoint}/allowlist", json={"allowlist": []})
-    await hapi.post(f"{endpoint}/databases", json={"name": "db1"})
-    await hapi.delete(f"{endpoint}/databases/db1")
-    role = await hapi.post(f"{endpoint}/roles", json={"name": "r1", "password": "Role-Secret-1"})
-    await hapi.delete(f"{endpoint}/roles/r1")
-    await hapi.post(
+    branch = (await webhook_client.post(f"/v1/projects/{p}/branches", json={"name": "b"})).json()
+    await webhook_client.delete(f"/v1/projects/{p}/branches/{branch['id']}")
+    await webhook_client.post(f"{endpoint}/suspend")
+    await webhook_client.post(f"{endpoint}/resume")
+    await webhook_client.patch(endpoint, json={"auto_suspend_seconds": 60})
+    await webhook_client.put(f"{endpoint}/allowlist", json={"allowlist": ["10.0.0.0/8"]})
+    await webhook_client.put(f"{endpoint}/allowlist", json={"allowlist": []})
+    await webhook_client.post(f"{endpoint}/databases", json={"name": "db1"})
+    await webhook_client.delete(f"{endpoint}/databases/db1")
+    role = await webhook_client.post(
+        f"{endpoint}/roles", json={"name": "r1", "password": "Role-Secret-1"}
+    )
+    await webhook_client.delete(f"{endpoint}/roles/r1")
+    await webhook_client.post(
         f"{endpoint}/extensions", json={"name": "pg_trgm"} if False else {"name": "plpgsql"}
     )
-    await hapi.delete(f"{endpoint}/extensions/plpgsql")
-    key = (await hapi.post("/v1/api_keys", json={"name": "k"})).json()
-    await hapi.delete(f"/v1/api_keys/{key['id']}")
+    await webhook_client.delete(f"{endpoint}/extensions/plpgsql")
+    key = (await webhook_client.post("/v1/api_keys", json={"name": "k"})).json()
+    await webhook_client.delete(f"/v1/api_keys/{key['id']}")
     # a compute that cannot start: endpoint.failed
     runtime = hook_app.state.runtime
-    await hapi.post(f"{endpoint}/suspend")
+    await webhook_client.post(f"{endpoint}/suspend")
     conf = runtime.storage.path(project["branch_id"]) / "postgresql.conf"
     original = conf.read_text()
     conf.write_text(original + "\nshared_buffers = 'broken'\n")
-    assert (await hapi.post(f"{endpoint}/resume")).status_code == 503
+    assert (await webhook_client.post(f"{endpoint}/resume")).status_code == 503
     conf.write_text(original)
-    await hapi.delete(f"/v1/projects/{p}")
+    await webhook_client.delete(f"/v1/projects/{p}")
     expected = {
         "project.created", "project.deleted", "branch.created", "branch.deleted",
         "endpoint.suspended", "endpoint.resumed", "endpoint.updated", "endpoint.failed",
@@ -174,25 +182,27 @@ async def test_every_lifecycle_event_is_delivered(
 
 
 async def test_retries_until_the_receiver_recovers(
-    hapi: httpx.AsyncClient, receiver: Receiver
+    webhook_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     receiver.answer("/flaky", (500, {}, 0), (503, {}, 0), (200, {}, 0))
     hook = (
-        await hapi.post("/v1/orgs/webhooks", json={"url": receiver.url("/flaky"), "events": ["*"]})
+        await webhook_client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/flaky"), "events": ["*"]}
+        )
     ).json()
-    await hapi.post(f"/v1/orgs/webhooks/{hook['id']}/test")
+    await webhook_client.post(f"/v1/orgs/webhooks/{hook['id']}/test")
     attempts = await receiver.wait("/flaky", 3)
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
     deliveries = f"/v1/orgs/webhooks/{hook['id']}/deliveries"
 
     async def recorded() -> bool:
-        return bool((await hapi.get(deliveries)).json()[0]["status"] == "succeeded")
+        return bool((await webhook_client.get(deliveries)).json()[0]["status"] == "succeeded")
 
     await eventually(recorded, 10, "the delivery to be recorded as succeeded")
-    (delivery,) = (await hapi.get(deliveries)).json()
+    (delivery,) = (await webhook_client.get(deliveries)).json()
     assert delivery["attempt"] == 3
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 503, 200]
-    redelivered = await hapi.post(
+    redelivered = await webhook_client.post(
         f"/v1/orgs/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
     )
     assert redelivered.status_code == 202
@@ -200,41 +210,47 @@ async def test_retries_until_the_receiver_recovers(
     assert again[-1].headers["webhook-id"] == attempts[0].headers["webhook-id"]
 
 
-async def test_retry_after_is_honoured(hapi: httpx.AsyncClient, receiver: Receiver) -> None:
+async def test_retry_after_is_honoured(
+    webhook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
     receiver.answer("/busy", (429, {"Retry-After": "1.5"}, 0), (200, {}, 0))
     hook = (
-        await hapi.post("/v1/orgs/webhooks", json={"url": receiver.url("/busy"), "events": ["*"]})
+        await webhook_client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/busy"), "events": ["*"]}
+        )
     ).json()
-    await hapi.post(f"/v1/orgs/webhooks/{hook['id']}/test")
+    await webhook_client.post(f"/v1/orgs/webhooks/{hook['id']}/test")
     first, second = await receiver.wait("/busy", 2)
     assert second.at - first.at >= 1.4
 
 
-async def test_exhaustion_and_410_disable(hapi: httpx.AsyncClient, receiver: Receiver) -> None:
+async def test_exhaustion_and_410_disable(
+    webhook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
     receiver.answer("/dead", *[(500, {}, 0)] * 10)
     receiver.answer("/gone", (410, {}, 0))
     watcher = (
-        await hapi.post(
+        await webhook_client.post(
             "/v1/orgs/webhooks",
             json={"url": receiver.url("/watch"), "events": ["webhook.disabled"]},
         )
     ).json()
     dead = (
-        await hapi.post(
+        await webhook_client.post(
             "/v1/orgs/webhooks", json={"url": receiver.url("/dead"), "events": ["webhook.test"]}
         )
     ).json()
     gone = (
-        await hapi.post(
+        await webhook_client.post(
             "/v1/orgs/webhooks", json={"url": receiver.url("/gone"), "events": ["webhook.test"]}
         )
     ).json()
-    await hapi.post(f"/v1/orgs/webhooks/{dead['id']}/test")
-    await hapi.post(f"/v1/orgs/webhooks/{gone['id']}/test")
+    await webhook_client.post(f"/v1/orgs/webhooks/{dead['id']}/test")
+    await webhook_client.post(f"/v1/orgs/webhooks/{gone['id']}/test")
     await receiver.wait("/dead", 4)
     notices = await receiver.wait("/watch", 2)
     assert {n.payload["data"]["id"] for n in notices} == {dead["id"], gone["id"]}
-    hooks = {h["id"]: h for h in (await hapi.get("/v1/orgs/webhooks")).json()}
+    hooks = {h["id"]: h for h in (await webhook_client.get("/v1/orgs/webhooks")).json()}
     assert hooks[dead["id"]]["enabled"] is False
     assert "4 delivery attempts failed" in hooks[dead["id"]]["disabled_reason"]
     assert hooks[gone["id"]]["enabled"] is False
@@ -313,7 +329,7 @@ async def test_connect_time_check_catches_what_creation_allowed(
 async def test_two_control_planes_deliver_each_event_once(
     workdir: Path, templates_dir: Path, metadata_pg: Any, receiver: Receiver
 ) -> None:
-    from tests.conftest import new_store_url
+    from tests.support.apps import new_store_url
 
     store = await new_store_url("postgres", workdir, metadata_pg)
     first = make_settings(workdir / "data-hooks-a", templates_dir, database_url=store, **FAST)

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from lampion.runtime import Runtime
-from tests.conftest import client_for, make_settings, running_app
+from tests.support.apps import client_for, make_settings, running_app
 from tests.support.orgs import make_key
 from tests.support.pg import connect, direct_dsn, fetchval
 from tests.support.waiting import eventually
@@ -36,7 +36,7 @@ async def worker_app(workdir: Path, templates_dir: Path) -> AsyncIterator[FastAP
 
 
 @pytest.fixture
-async def wapi(worker_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def worker_client(worker_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     key = await make_key(worker_app.state.runtime.sessions, "org-workers")
     async with client_for(worker_app, key) as client:
         yield client
@@ -48,31 +48,33 @@ async def _status(client: httpx.AsyncClient, project: dict[str, Any]) -> str:
     return status
 
 
-async def test_auto_suspend_waits_for_idle(wapi: httpx.AsyncClient) -> None:
-    project = (await wapi.post("/v1/projects", json={"name": "sleepy"})).json()
+async def test_auto_suspend_waits_for_idle(worker_client: httpx.AsyncClient) -> None:
+    project = (await worker_client.post("/v1/projects", json={"name": "sleepy"})).json()
     url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
-    assert (await wapi.patch(url, json={"auto_suspend_seconds": 10})).status_code == 200
+    assert (await worker_client.patch(url, json={"auto_suspend_seconds": 10})).status_code == 200
 
     held = await connect(project["connection_string"])
     await asyncio.sleep(12)  # longer than the timeout, but a client is connected
-    assert await _status(wapi, project) == "running"
+    assert await _status(worker_client, project) == "running"
     assert await held.fetchval("SELECT 1") == 1
     await held.close()
     released = time.monotonic()
 
     async def suspended() -> bool:
-        return await _status(wapi, project) == "suspended"
+        return await _status(worker_client, project) == "suspended"
 
     await eventually(suspended, 20, "auto-suspend after the last client left")
     assert time.monotonic() - released >= 9  # not before the idle timeout
     with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
         await fetchval(direct_dsn(project["pg_password"], project["pg_port"]), "SELECT 1")
-    await wapi.delete(f"/v1/projects/{project['id']}")
+    await worker_client.delete(f"/v1/projects/{project['id']}")
 
 
-async def test_killed_compute_is_restarted(wapi: httpx.AsyncClient, worker_app: FastAPI) -> None:
+async def test_killed_compute_is_restarted(
+    worker_client: httpx.AsyncClient, worker_app: FastAPI
+) -> None:
     runtime: Runtime = worker_app.state.runtime
-    project = (await wapi.post("/v1/projects", json={"name": "phoenix"})).json()
+    project = (await worker_client.post("/v1/projects", json={"name": "phoenix"})).json()
     await fetchval(project["connection_string"], "CREATE TABLE t AS SELECT 1 AS x")
     pid = (await runtime.compute.running_endpoints())[project["endpoint_id"]]
     os.kill(pid, signal.SIGKILL)
@@ -86,14 +88,14 @@ async def test_killed_compute_is_restarted(wapi: httpx.AsyncClient, worker_app: 
     await eventually(answers, 20, "the reconciler to restart the killed compute")
     new_pid = (await runtime.compute.running_endpoints())[project["endpoint_id"]]
     assert new_pid != pid
-    assert await _status(wapi, project) == "running"
-    await wapi.delete(f"/v1/projects/{project['id']}")
+    assert await _status(worker_client, project) == "running"
+    await worker_client.delete(f"/v1/projects/{project['id']}")
 
 
-async def test_orphans_are_removed(wapi: httpx.AsyncClient, worker_app: FastAPI) -> None:
+async def test_orphans_are_removed(worker_client: httpx.AsyncClient, worker_app: FastAPI) -> None:
     """A compute and a data dir that no row owns (left by a crash) are removed."""
     runtime: Runtime = worker_app.state.runtime
-    project = (await wapi.post("/v1/projects", json={"name": "orphaned"})).json()
+    project = (await worker_client.post("/v1/projects", json={"name": "orphaned"})).json()
     from lampion.store.models import Branch, Endpoint, Project
 
     async with runtime.sessions() as session, session.begin():  # the rows vanish, as if lost
