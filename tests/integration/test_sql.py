@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from lampion.runtime import Runtime
 from tests.support.pg import fetchval
 
 pytestmark = pytest.mark.compute
@@ -181,3 +186,142 @@ async def test_unknown_database_is_404(
 ) -> None:
     response = await run(api, shared_project, "SELECT 1", database="nope")
     assert response.status_code == 404
+
+
+def psql_binary(app: FastAPI, project: dict[str, Any]) -> str:
+    runtime: Runtime = app.state.runtime
+    return str(runtime.install_for(project["pg_version"]).tool("psql"))
+
+
+async def psql_row(app: FastAPI, project: dict[str, Any], query: str) -> list[str]:
+    """The one row psql -A -t prints for a query, split into its fields."""
+    dsn = project["connection_string"].replace("sslmode=require", "sslmode=disable")
+    command = [psql_binary(app, project), "-X", "-A", "-t", "-F", "\x1f", "-c", query, dsn]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=30, check=True
+    )
+    return result.stdout.removesuffix("\n").split("\x1f")
+
+
+def same_as_psql(value: Any, printed: str) -> bool:
+    """A text value is exactly what psql prints; a number is the same number; null is empty."""
+    if value is None:
+        return printed == ""
+    if isinstance(value, str):
+        return value == printed
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == float(printed)
+    )
+
+
+async def assert_values_match_psql(
+    api: httpx.AsyncClient, app: FastAPI, project: dict[str, Any], expressions: list[str]
+) -> list[Any]:
+    query = "SELECT " + ", ".join(f"{e} AS c{i}" for i, e in enumerate(expressions))
+    response = await run(api, project, query)
+    assert response.status_code == 200, response.text
+    [values] = response.json()["rows"]
+    row = [values[f"c{i}"] for i in range(len(expressions))]
+    printed = await psql_row(app, project, query)
+    assert len(row) == len(printed) == len(expressions)
+    for expression, value, text in zip(expressions, row, printed, strict=True):
+        assert same_as_psql(value, text), (expression, value, text)
+    return list(row)
+
+
+RANGES = [
+    "daterange('2024-01-01', '2024-02-01')",
+    "daterange('2024-01-01', '2024-01-31', '[]')",
+    "'[2024-01-01,infinity)'::daterange",
+    "'(,2024-01-01)'::daterange",
+    "'empty'::daterange",
+    "tsrange('2024-01-01 10:00', '2024-01-02')",
+    "tsrange(NULL, '-infinity')",
+    "tstzrange('2024-01-01 10:00+02', NULL)",
+    "'empty'::tstzrange",
+    "numrange(1.50, 2.0)",
+    "numrange(NULL, 'Infinity')",
+    "'empty'::numrange",
+    "int4range(1, 5)",
+    "int4range(1, 2, '[]')",
+    "int8range(5, NULL)",
+    "'empty'::int8range",
+    "'{[2024-01-01,2024-02-01), [2025-01-01,)}'::datemultirange",
+    "'{}'::datemultirange",
+    "'{[2024-01-01 00:00,2024-01-02)}'::tsmultirange",
+    "'{[2024-01-01 00:00+00,)}'::tstzmultirange",
+    "'{[1.5,2), [3,4.25]}'::nummultirange",
+    "'{[1,3), [5,7)}'::int4multirange",
+    "'{(,10)}'::int8multirange",
+]
+
+
+async def test_ranges_and_multiranges_are_psql_text(
+    api: httpx.AsyncClient, shared_project: dict[str, Any], app: FastAPI
+) -> None:
+    row = await assert_values_match_psql(api, app, shared_project, RANGES)
+    assert row[0] == "[2024-01-01,2024-02-01)"
+    assert row[21] == "{[1,3),[5,7)}"
+
+
+async def test_values_read_as_text_are_psql_text(
+    api: httpx.AsyncClient, shared_project: dict[str, Any], app: FastAPI
+) -> None:
+    """Composite values (their fields too), the catalogs' one-byte "char", tid, snapshots."""
+    await assert_values_match_psql(
+        api,
+        app,
+        shared_project,
+        [
+            "ROW(1, 'a b', 1.50::numeric, date '2024-01-01', NULL, int4range(1, 2))",
+            "(SELECT c FROM pg_class c WHERE relname = 'pg_am')",
+            "(SELECT relkind FROM pg_class WHERE relname = 'pg_class')",
+            "'(0,1)'::tid",
+            "'10:20:10,14,15'::pg_snapshot",
+            "'10:20:10,14,15'::txid_snapshot",
+            "1.50::numeric",
+            "timestamptz '2026-01-02 03:04:05.123+00'",
+            "'2024-01-01 BC'::date",
+            "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
+            "'\\xdeadbeef'::bytea",
+            "'$.a'::jsonpath",
+            "'1 day 02:03:04'::interval",
+            "'x'::char(3)",
+        ],
+    )
+
+
+async def test_float4_is_as_short_as_psql_prints_it(
+    api: httpx.AsyncClient, shared_project: dict[str, Any], app: FastAPI
+) -> None:
+    expressions = ["1.1::real", "0.1::float4", "3.4028235e38::real", "1e-05::real", "-2.5::real"]
+    row = await assert_values_match_psql(api, app, shared_project, [*expressions, "100000::real"])
+    printed = await psql_row(app, shared_project, "SELECT " + ", ".join(expressions))
+    assert [json.dumps(value) for value in row[: len(expressions)]] == printed
+    specials = await run(
+        api,
+        shared_project,
+        "SELECT 'NaN'::real AS nan, '-Infinity'::float4 AS minf, ARRAY[1.1::real, 2.2] AS arr",
+    )
+    assert specials.json()["rows"] == [{"nan": "NaN", "minf": "-Infinity", "arr": [1.1, 2.2]}]
+
+
+async def test_columns_of_the_same_name_keep_every_value(
+    api: httpx.AsyncClient, shared_project: dict[str, Any], app: FastAPI
+) -> None:
+    query = "SELECT 1 AS a, 2 AS a, 3 AS a_1, 4 AS a, 5 AS b"
+    printed = await psql_row(app, shared_project, query)
+    response = await run(api, shared_project, query)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["columns"] == ["a", "a_2", "a_1", "a_3", "b"]
+    assert body["rows"] == [{"a": 1, "a_2": 2, "a_1": 3, "a_3": 4, "b": 5}]
+    assert [f["name"] for f in body["fields"]] == ["a", "a", "a_1", "a", "b"]
+    assert [str(body["rows"][0][key]) for key in body["columns"]] == printed
+    positional = (await run(api, shared_project, query, row_mode="array")).json()
+    assert positional["rows"] == [[1, 2, 3, 4, 5]]
+    assert positional["columns"] == body["columns"]
+    script = await run(api, shared_project, "SELECT 1 AS x, 2 AS x; SELECT 3", row_mode="array")
+    assert [r["rows"] for r in script.json()["results"]] == [[[1, 2]], [[3]]]
+    refused = await run(api, shared_project, "SELECT 1", row_mode="table")
+    assert refused.status_code == 400

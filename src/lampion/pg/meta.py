@@ -13,22 +13,30 @@ from lampion.pg.connection import client_environment
 
 _FIELD, _RECORD = "\x1f", "\x1e"
 _ROW_COUNT = re.compile(r"^\(\d+ rows?\)$")
+# A pattern is psql's: unquoted parts (no shell, variable or command characters) and
+# double-quoted ones, which psql takes literally (any character but a quote, a backslash or
+# a control character), e.g. "Mixed Case"* or public."Quoted Name".
+_PATTERN = r"""(?:[^\s\\;'`$|&<>"]|"[^"\\\x00-\x1f\x7f]*")+"""
 META_COMMAND = re.compile(
     r"^\\(?P<command>dt|di|dv|df|dn|du|dx|d|l|conninfo)(?P<modifiers>[S+]{0,2})"
-    r"(?:\s+(?P<pattern>[^\s\\;'`$|&<>]+))?\s*;?\s*$"
+    rf"(?:\s+(?P<pattern>{_PATTERN}))?\s*;?\s*$"
 )
 
 
 class MetaCommandError(ValueError):
-    pass
+    """A command refused, or one psql failed (its own message, e.g. `Did not find any relation
+    named "missing".`)."""
 
 
 @dataclass
 class MetaResult:
+    """What psql prints: a title (or a lone message, such as `Did not find any tables named
+    "x*".`), a header, rows in column order, footers."""
+
     command: str
     title: str | None
     columns: list[str]
-    rows: list[dict[str, str]]
+    rows: list[list[str]]
     footers: list[str] = field(default_factory=list)
 
 
@@ -49,7 +57,6 @@ async def run_meta(
     process = await asyncio.create_subprocess_exec(
         str(install.tool("psql")),
         "-X",
-        "-q",
         "-A",
         "-F",
         _FIELD,
@@ -70,10 +77,19 @@ async def run_meta(
     except TimeoutError:
         process.kill()
         raise MetaCommandError("The meta-command took too long") from None
+    # Not quiet (-q), as psql is for a user: it then says what it did not find.
+    message = _message(stderr.decode(errors="replace"))
     if process.returncode != 0:
-        message = stderr.decode(errors="replace").strip().splitlines()
-        raise MetaCommandError(message[0].removeprefix("ERROR:").strip() if message else "failed")
-    return parse_output(command, stdout.decode())
+        raise MetaCommandError(message or f"psql failed (exit status {process.returncode})")
+    result = parse_output(command, stdout.decode())
+    if message and result.title is None:
+        result.title = message
+    return result
+
+
+def _message(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    return lines[0].removeprefix("ERROR:").strip() if lines else ""
 
 
 def parse_output(command: str, output: str) -> MetaResult:
@@ -85,12 +101,12 @@ def parse_output(command: str, output: str) -> MetaResult:
     if len(records) == 1:
         return MetaResult(command, records[0], [], [])
     title, header = records[0], records[1].split(_FIELD)
-    rows: list[dict[str, str]] = []
+    rows: list[list[str]] = []
     footers: list[str] = []
     for record in records[2:]:
         fields = record.split(_FIELD)
         if len(fields) == len(header) and not footers:
-            rows.append(dict(zip(header, fields, strict=True)))
+            rows.append(fields)
         elif not _ROW_COUNT.match(record.strip()):
             footers.append(record)
     return MetaResult(command, title, header, rows, footers)

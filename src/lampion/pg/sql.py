@@ -23,10 +23,12 @@ class Limits:
 
 @dataclass
 class StatementResult:
+    """Columns as PostgreSQL names them (two may share a name) and rows as lists, in order."""
+
     command: str
     columns: list[str]
     types: list[str]
-    rows: list[dict[str, Any]]
+    rows: list[list[Any]]
     row_count: int
     duration_ms: float
     truncated: bool = False
@@ -81,7 +83,7 @@ async def run_script(
 async def _run_one(
     connection: asyncpg.Connection, sql: str, params: list[Any], budget: _Budget, started: float
 ) -> StatementResult:
-    statement = await connection.prepare(sql)
+    statement = await values.prepare(connection, sql)
     attributes = statement.get_attributes()
     columns = [a.name for a in attributes]
     types = [a.type.name for a in attributes]
@@ -96,7 +98,7 @@ async def _run_one(
             row_count=count,
             duration_ms=_elapsed(started),
         )
-    rows, truncated = await _fetch_within(connection, statement, params, columns, budget)
+    rows, truncated = await _fetch_within(connection, statement, params, budget)
     first = sql.split(None, 1)[0].upper() if sql.split() else "SELECT"
     return StatementResult(
         command=_ROW_QUERY_COMMANDS.get(first, first),
@@ -113,11 +115,10 @@ async def _fetch_within(
     connection: asyncpg.Connection,
     statement: asyncpg.prepared_stmt.PreparedStatement,
     params: list[Any],
-    columns: list[str],
     budget: _Budget,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[list[Any]], bool]:
     """Rows through a cursor, stopping at the row or byte budget: never all in memory."""
-    rows: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
     own_transaction = not connection.is_in_transaction()
     transaction = connection.transaction() if own_transaction else None
     if transaction is not None:
@@ -132,11 +133,9 @@ async def _fetch_within(
                 if budget.rows <= 0 or budget.bytes <= 0:
                     truncated = True
                     break
-                row = {
-                    name: values.to_json(value) for name, value in zip(columns, record, strict=True)
-                }
+                row = [values.to_json(value) for value in record]
                 budget.rows -= 1
-                budget.bytes -= sum(values.size_of(v) for v in row.values())
+                budget.bytes -= sum(values.size_of(v) for v in row)
                 rows.append(row)
             if len(batch) < wanted:
                 break

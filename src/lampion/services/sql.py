@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from lampion.errors import InvalidRequest, SqlError
 from lampion.pg import meta, script
 from lampion.pg import sql as pgsql
 from lampion.runtime import Runtime
-from lampion.schemas.sql import Field_, SqlRequest, SqlResponse, StatementResult
+from lampion.schemas.sql import Field_, RowMode, SqlRequest, SqlResponse, StatementResult
 from lampion.services import dataplane
 from lampion.services.auth import Principal
 
 
-def _out(result: pgsql.StatementResult) -> StatementResult:
+def row_keys(names: Sequence[str]) -> list[str]:
+    """A unique key per column: its name, or for a name an earlier column already has, the
+    name with the first suffix `_1`, `_2`… that no column is named and no key took
+    (`a, a, a_1` → `a, a_2, a_1`), so every value of a row object is reachable."""
+    taken = set(names)
+    used: set[str] = set()
+    keys: list[str] = []
+    for name in names:
+        key = name
+        if name in used:
+            n = 1
+            while f"{name}_{n}" in taken:
+                n += 1
+            key = f"{name}_{n}"
+            taken.add(key)
+        used.add(name)
+        keys.append(key)
+    return keys
+
+
+def shape_rows(keys: list[str], rows: list[list[Any]], mode: RowMode) -> list[Any]:
+    if mode == "array":
+        return rows
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _out(result: pgsql.StatementResult, mode: RowMode) -> StatementResult:
+    keys = row_keys(result.columns)
     return StatementResult(
         command=result.command,
-        columns=result.columns,
+        columns=keys,
         fields=[Field_(name=n, type=t) for n, t in zip(result.columns, result.types, strict=True)],
-        rows=result.rows,
+        rows=shape_rows(keys, result.rows, mode),
         row_count=result.row_count,
         duration=result.duration_ms,
         truncated=result.truncated,
@@ -65,10 +94,10 @@ async def _script(rt: Runtime, compute: dataplane.Compute, request: SqlRequest) 
                     "detail": failure.detail,
                     "hint": failure.hint,
                     "position": failure.position,
-                    "results": [_out(r).model_dump() for r in failure.results],
+                    "results": [_out(r, request.row_mode).model_dump() for r in failure.results],
                 },
             ) from None
-    outs = [_out(r) for r in results]
+    outs = [_out(r, request.row_mode) for r in results]
     last = outs[-1]
     return SqlResponse(
         **last.model_dump(),
@@ -89,11 +118,12 @@ async def _meta(rt: Runtime, compute: dataplane.Compute, request: SqlRequest) ->
             result = await meta.run_meta(compute.install, compute.target, request.database, command)
         except meta.MetaCommandError as exc:
             raise InvalidRequest(str(exc), details={"command": command}) from exc
+    keys = row_keys(result.columns)
     return SqlResponse(
         command=command,
-        columns=result.columns,
+        columns=keys,
         fields=[Field_(name=c, type="text") for c in result.columns],
-        rows=result.rows,
+        rows=shape_rows(keys, result.rows, request.row_mode),
         row_count=len(result.rows),
         duration=0,
         title=result.title,
