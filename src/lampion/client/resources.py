@@ -4,7 +4,7 @@ answer; `binding` makes them sync, async or described methods."""
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, Literal
 
 from lampion.client import calls as call
 from lampion.client.binding import M, Resource, operation
@@ -273,9 +273,12 @@ class Data(Resource[M]):
     def sql(
         self, project_id: str, endpoint_id: str, query: str, *, database: str = "postgres",
         params: builtins.list[Any] | None = None,
+        row_mode: Literal["object", "array"] | None = None,
     ) -> Call[SqlResponse]:  # fmt: skip
-        """Run SQL (or a psql meta-command such as ``\\dt``) with optional ``$1`` params."""
-        body = present(query=query, database=database, params=params)
+        """Run SQL (or a psql meta-command such as ``\\dt``) with optional ``$1`` params; rows
+        are objects keyed by column (repeated names get ``_N`` suffixes) or, with
+        ``row_mode="array"``, lists in column order."""
+        body = present(query=query, database=database, params=params, row_mode=row_mode)
         return call.post(f"{_endpoint(project_id, endpoint_id)}/sql", SqlResponse, body)
 
     @operation
