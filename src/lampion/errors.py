@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+RETRY_AFTER = "Retry-After"
+
 
 class LampionError(Exception):
     status_code = 500
@@ -84,10 +86,33 @@ class ServerError(LampionError):
     default_message = "Internal server error"
 
 
+class InsufficientStorage(LampionError):
+    """The data directory's filesystem (or the store's) is full: nothing was made."""
+
+    status_code = 507
+    code = "insufficient_storage"
+    default_message = "Storage is full: nothing was changed; retry once space is freed"
+
+
 class ServiceUnavailable(LampionError):
+    """A transient fault: the answer carries ``Retry-After`` (seconds) and says what is
+    happening, so a client retries instead of failing."""
+
     status_code = 503
     code = "service_unavailable"
     default_message = "Service temporarily unavailable"
+    default_retry_after = 2
+
+    def __init__(
+        self,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
+    ):
+        super().__init__(message, details, headers)
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
+        self.headers.setdefault(RETRY_AFTER, str(self.retry_after))
 
 
 class ProvisioningFailed(ServiceUnavailable):
@@ -107,6 +132,7 @@ ERROR_CODES: dict[int, str] = {
         RateLimitExceeded,
         ServerError,
         ServiceUnavailable,
+        InsufficientStorage,
     )
 }
 

@@ -48,6 +48,13 @@ class MetadataServer:
             await connection.close()
         return f"postgresql+asyncpg://cloud_admin@/{name}?host={socket_dir}&port={self._port}"
 
+    async def stop(self) -> None:
+        """Stops the server (as an operator would), keeping its data for :meth:`start`."""
+        await self._backend.stop(await self._started())
+
+    async def start(self) -> None:
+        await self._backend.start(await self._started())
+
     async def close(self) -> None:
         if self._spec is not None:
             await self._backend.destroy(self._spec)

@@ -65,3 +65,56 @@ def test_gives_up_after_the_retries() -> None:
         transport.request("GET", "/v1/plans")
     assert len(seen) == 4
     assert "Idempotency-Key" not in seen[0].headers  # only creates carry one
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
+def test_idempotent_requests_retry_a_503(method: str) -> None:
+    transport, seen = scripted(
+        httpx.Response(503, headers={"Retry-After": "0"}, json={}),
+        httpx.Response(204),
+    )
+    assert transport.request(method, "/v1/projects/prj-1") is None
+    assert len(seen) == 2
+
+
+def test_creates_retry_a_503_with_the_same_key_after_retry_after() -> None:
+    transport, seen = scripted(
+        httpx.Response(503, headers={"Retry-After": "1"}, json={}),
+        httpx.Response(201, json={"id": "prj-1"}),
+    )
+    started = time.monotonic()
+    assert transport.request("POST", "/v1/projects", json={"name": "x"}) == {"id": "prj-1"}
+    assert time.monotonic() - started >= 1.0
+    assert len({r.headers["Idempotency-Key"] for r in seen}) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "idempotent"), [("PATCH", True), ("POST", False)], ids=["patch", "unkeyed-post"]
+)
+def test_a_503_is_not_repeated_when_repeating_is_unsafe(method: str, idempotent: bool) -> None:
+    unavailable = {"success": False, "error": {"code": "service_unavailable", "message": "x"}}
+    transport, seen = scripted(
+        httpx.Response(503, headers={"Retry-After": "0"}, json=unavailable),
+        httpx.Response(200, json={}),
+    )
+    with pytest.raises(LampionAPIError) as caught:
+        transport.request(method, "/v1/projects/prj-1/endpoints/ep-1", idempotent=idempotent)
+    assert caught.value.code == "service_unavailable"
+    assert len(seen) == 1
+
+
+def test_a_429_is_always_retried() -> None:
+    transport, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "0"}, json={}),
+        httpx.Response(200, json={"id": "ep-1"}),
+    )
+    assert transport.request("PATCH", "/v1/x", json={}) == {"id": "ep-1"}
+    assert len(seen) == 2
+
+
+def test_without_retry_after_the_backoff_grows() -> None:
+    from lampion.client.transport import _delay
+
+    bare = httpx.Response(503)
+    assert [_delay(bare, n) for n in range(3)] == [0.5, 1.0, 2.0]
+    assert _delay(httpx.Response(503, headers={"Retry-After": "7"}), 0) == 7.0

@@ -27,8 +27,11 @@ async def get_principal(
 ) -> Principal:
     principal = await authenticate(runtime.sessions, presented)
     if runtime.settings.rate_limit_enabled:
-        state = await ratelimit.consume(runtime.sessions, principal)
-        request.state.rate_limit_headers = state.headers()
+        state = await ratelimit.consume(
+            runtime.sessions, principal, read_only=request.method in _SAFE_METHODS
+        )
+        if state is not None:
+            request.state.rate_limit_headers = state.headers()
     if request.method not in _SAFE_METHODS:
         principal.require_write()
     return principal

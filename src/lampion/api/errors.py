@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lampion.api import context
+from lampion.api import context, faults
 from lampion.errors import LampionError, code_for_status
 from lampion.store.types import utcnow
 
@@ -42,12 +43,22 @@ def error_response(
     )
 
 
-async def _lampion_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LampionError)
+def lampion_error_response(exc: LampionError, data_dir: Path | None = None) -> JSONResponse:
+    exc = faults.remapped(exc, data_dir)
     headers = dict(exc.headers)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers or None)
+
+
+def data_dir_of(app: object) -> Path | None:
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    return runtime.settings.data_dir if runtime is not None else None
+
+
+async def _lampion_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LampionError)
+    return lampion_error_response(exc, data_dir_of(request.app))
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -1,5 +1,7 @@
-"""Request ids, version header, JSON bodies from ``curl -d``, access logs, and the last
-line of defence: an unhandled exception becomes a bare 500 body, never a traceback."""
+"""Request ids, version header, JSON bodies from ``curl -d``, access logs, ids no store can
+hold (a NUL character) refused before any route sees them, and the last line of defence: an
+infrastructure failure becomes its 503/507 (api.faults), anything else a bare 500 body,
+never a traceback."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ import json
 import re
 import time
 import traceback
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lampion import __version__, ids
-from lampion.api import context
-from lampion.api.errors import error_body
+from lampion.api import context, faults
+from lampion.api.errors import data_dir_of, error_body, lampion_error_response
+from lampion.errors import InvalidRequest, NotFound
 
 log = structlog.get_logger("lampion.access")
 
@@ -55,17 +59,25 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            refused = _unstorable(scope)
+            if refused is not None:
+                await lampion_error_response(refused)(scope, receive, send_with_headers)
+                return
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
             frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
-            log.error(
-                "request.unhandled",
+            fault = faults.unhandled(exc, data_dir_of(scope.get("app")))
+            (log.warning if fault else log.error)(
+                "request.fault" if fault else "request.unhandled",
                 error_type=type(exc).__name__,
+                error=str(exc)[:300] if fault else None,
                 where=where,
                 request_id=request_id,
             )
-            if not response_started:
+            if fault is not None and not response_started:
+                await lampion_error_response(fault)(scope, receive, send_with_headers)
+            elif not response_started:
                 body = json.dumps(error_body(500, "server_error", "Internal server error"))
                 await send_with_headers(
                     {
@@ -85,6 +97,22 @@ class RequestContextMiddleware:
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
                 request_id=request_id,
             )
+
+
+def _unstorable(scope: Scope) -> NotFound | InvalidRequest | None:
+    """A NUL character in the path names nothing that can exist (404, as a missing resource
+    would); in a query parameter it is a 400 naming the parameter. Bodies are checked by
+    their request models."""
+    if "\x00" in scope["path"]:
+        return NotFound()
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "")
+            return InvalidRequest(
+                f"Invalid request: {field} holds a NUL character", details={"field": field}
+            )
+    return None
 
 
 def _json_by_default(scope: Scope, headers: dict[bytes, bytes]) -> Scope:

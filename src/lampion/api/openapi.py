@@ -48,9 +48,11 @@ def install(app: FastAPI) -> None:
 def _complete(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     authenticated = bool(operation.get("security"))
-    wanted = {"400", "500"}
+    wanted = {"400", "500", "503"}
     if authenticated:
         wanted |= {"401", "429"}
+    if method != "get":
+        wanted |= {"507"}
     if method == "post" and authenticated:
         wanted |= {"409", "422"}
     if "422" in responses and method != "post":
@@ -67,6 +69,6 @@ def _complete(method: str, operation: dict[str, Any]) -> None:
             headers |= ratelimit.HEADERS
         if is_list and status.startswith("2"):
             headers |= _PAGES
-        if status == "429":
+        if status in ("429", "503"):
             headers[ratelimit.RETRY_AFTER] = "Seconds to wait"
         entry.setdefault("headers", {}).update(_headers(headers))

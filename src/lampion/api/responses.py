@@ -17,7 +17,11 @@ STATUS_TEXT = {
     422: "Idempotency-Key reused with another request (`idempotency_key_reused`)",
     429: "Rate limit exceeded (`rate_limit_exceeded`); see `Retry-After`",
     500: "Internal error (`server_error`); nothing internal is disclosed",
-    503: "Temporarily unavailable (`service_unavailable`)",
+    503: "Temporarily unavailable (`service_unavailable`): a compute that is starting, "
+    "restarting or shutting down, the metadata store unreachable or busy; the message says "
+    "which. Retry after `Retry-After` seconds",
+    507: "Storage is full (`insufficient_storage`): nothing was made or changed; reads keep "
+    "working",
 }
 """What each error status means, for every route that documents it."""
 

@@ -1,5 +1,7 @@
-"""Requests with retries: 429 and 503 are retried with backoff, honouring Retry-After; a
-create carries an Idempotency-Key (the same on every retry), so a retry never duplicates."""
+"""Requests with retries, with backoff honouring Retry-After: a 429 always (nothing was
+done), a 503 when repeating the request is safe — GET, HEAD, PUT, DELETE, OPTIONS, and a
+POST carrying an Idempotency-Key (every create does, the same on each retry, so a retry
+never duplicates). A PATCH or an unkeyed POST answered 503 is not repeated."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import httpx
 
 from lampion.client.errors import LampionAPIError, from_response
 
-RETRIED = {429, 503}
+IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -31,6 +33,14 @@ def _headers(key: str, method: str, idempotent: bool) -> dict[str, str]:
     if method == "POST" and idempotent:
         headers["Idempotency-Key"] = str(uuid.uuid4())
     return headers
+
+
+def _retried(response: httpx.Response, method: str, headers: dict[str, str]) -> bool:
+    if response.status_code == 429:
+        return True
+    if response.status_code != 503:
+        return False
+    return method.upper() in IDEMPOTENT_METHODS or "Idempotency-Key" in headers
 
 
 def _delay(response: httpx.Response, attempt: int) -> float:
@@ -64,7 +74,7 @@ class SyncTransport:
         headers = _headers(self.key, method, idempotent)
         for attempt in range(self.retries + 1):
             response = self.http.request(method, path, headers=headers, **kwargs)
-            if response.status_code not in RETRIED or attempt == self.retries:
+            if not _retried(response, method, headers) or attempt == self.retries:
                 return _result(response)
             time.sleep(_delay(response, attempt))
         raise LampionAPIError(0, "server_error", "unreachable")  # pragma: no cover
@@ -93,7 +103,7 @@ class AsyncTransport:
         headers = _headers(self.key, method, idempotent)
         for attempt in range(self.retries + 1):
             response = await self.http.request(method, path, headers=headers, **kwargs)
-            if response.status_code not in RETRIED or attempt == self.retries:
+            if not _retried(response, method, headers) or attempt == self.retries:
                 return _result(response)
             await asyncio.sleep(_delay(response, attempt))
         raise LampionAPIError(0, "server_error", "unreachable")  # pragma: no cover

@@ -61,9 +61,12 @@ class Pools:
             yield connection
         finally:
             if not connection.is_closed() and connection.is_in_transaction():
-                with contextlib.suppress(*_BROKEN):
+                with contextlib.suppress(*_BROKEN, asyncpg.InterfaceError):
                     await connection.execute("ROLLBACK")
-            await pool.release(connection)
+            # The pool may have been dropped under the request (the compute was suspended
+            # or deleted): then there is nothing to give the connection back to.
+            with contextlib.suppress(*_BROKEN, asyncpg.InterfaceError):
+                await pool.release(connection)
 
     async def drop(self, endpoint_id: str, database: str | None = None) -> None:
         for key in [k for k in self._pools if k[0] == endpoint_id]:

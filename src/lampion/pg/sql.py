@@ -9,8 +9,11 @@ from typing import Any
 import asyncpg
 
 from lampion.pg import values
+from lampion.pg.unreachable import why_unreachable
 
 _FETCH_BATCH = 500
+_PROTOCOL_VIOLATION = "08P01"
+"""What PostgreSQL itself answers to a bind that does not fit the statement."""
 _ROW_QUERY_COMMANDS = {"WITH": "SELECT", "VALUES": "SELECT", "TABLE": "SELECT"}
 
 
@@ -64,7 +67,13 @@ async def run_script(
         started = time.perf_counter()
         try:
             results.append(await _run_one(connection, sql, params, budget, started))
-        except asyncpg.PostgresError as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if why_unreachable(exc) is not None:
+                raise  # not the statement's fault: the compute went away under it
+            if isinstance(exc, asyncpg.InterfaceError):  # e.g. the wrong number of params
+                raise StatementFailed(
+                    index, _PROTOCOL_VIOLATION, str(exc), results=results
+                ) from exc
             position = getattr(exc, "position", None)
             raise StatementFailed(
                 index=index,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 """No control characters, and not only spaces (a rule the OpenAPI document can state)."""
@@ -21,9 +21,28 @@ Timestamp = Annotated[
 
 
 class RequestModel(BaseModel):
-    """Request bodies: no type coercion, no unknown fields (a typo is an error, not ignored)."""
+    """Request bodies: no type coercion, no unknown fields (a typo is an error, not ignored),
+    no NUL character in any string (no store or compute can keep one: a 400 naming the field,
+    never a failure deeper down)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("must not contain a NUL character")
+        return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False
 
 
 class ResponseModel(BaseModel):

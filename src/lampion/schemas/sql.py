@@ -9,13 +9,18 @@ from pydantic import BaseModel, Field
 from lampion.schemas.common import RequestModel
 
 RowMode = Literal["object", "array"]
+MAX_PARAMS = 32_767
+"""PostgreSQL's limit on the bind parameters of one statement (a 16-bit count)."""
 
 
 class SqlRequest(RequestModel):
     query: str = Field(min_length=1, max_length=1_000_000, examples=["SELECT * FROM users LIMIT 5"])
     database: str = Field("postgres", min_length=1, max_length=63)
     params: list[Any] | None = Field(
-        None, description="Bind parameters ($1, $2…); only with a single statement"
+        None,
+        max_length=MAX_PARAMS,
+        description="Bind parameters ($1, $2…); only with a single statement; at most 32,767 "
+        "(PostgreSQL's limit)",
     )
     statement_timeout_ms: int | None = Field(
         None, ge=1, le=300_000, description="Default from LAMPION_SQL_STATEMENT_TIMEOUT (30 s)"

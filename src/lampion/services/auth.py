@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from lampion import ids
 from lampion.crypto import api_key_matches
@@ -54,7 +55,10 @@ async def authenticate(sessions: Sessions, presented: str | None) -> Principal:
                 now = utcnow()
                 if key.last_used_at is None or now - key.last_used_at > _LAST_USED_PRECISION:
                     key.last_used_at = now
-                    await session.commit()
+                    try:
+                        await session.commit()
+                    except (SQLAlchemyError, OSError):  # a full disk must not refuse reads
+                        await session.rollback()
                 return Principal(
                     org_id=org.id,
                     plan=org.plan,

@@ -16,7 +16,7 @@ from lampion.runtime import Runtime
 from lampion.services import computes, events
 from lampion.services.auth import Principal
 from lampion.services.endpoints import owned
-from lampion.services.pgerrors import translate
+from lampion.services.pgerrors import translate, unreachable
 from lampion.services.wake import ensure_running
 from lampion.states import EndpointStatus
 from lampion.store.models import Endpoint, Project
@@ -52,6 +52,9 @@ async def open_compute(
 async def connection(
     rt: Runtime, compute: Compute, database: str = "postgres"
 ) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection to the compute. Every failure on it that says the compute cannot
+    be reached (killed, restarting, stopped or deleted under the request) leaves as a 503
+    with Retry-After, whatever the caller was doing with it."""
     try:
         async with rt.pools.connection(compute.endpoint.id, compute.target, database) as conn:
             yield conn
@@ -59,6 +62,11 @@ async def connection(
         raise NotFound(f"Database {database!r} does not exist") from exc
     except asyncpg.PostgresError as exc:
         raise translate(exc) from exc
+    except (asyncpg.InterfaceError, OSError) as exc:
+        fault = unreachable(exc)
+        if fault is None:
+            raise
+        raise fault from exc
 
 
 async def announce(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeStats
 from lampion.errors import InvalidRequest
 from lampion.pg.stats import collect
+from lampion.pg.unreachable import why_unreachable
 from lampion.runtime import Runtime
 from lampion.schemas.metrics import LiveMetrics, Snapshot
 from lampion.services import computes
@@ -58,8 +60,10 @@ async def live(
     if running:
         try:
             last = await take_snapshot(rt, endpoint, project.pg_version)
-        except OSError:
-            running = False  # stopped under us: answer from the last sample
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if why_unreachable(exc) is None:
+                raise
+            running = False  # stopped or restarting under us: answer from the last sample
     return LiveMetrics(
         endpoint_id=endpoint.id,
         connections_total=last.connections_total if last and running else 0,

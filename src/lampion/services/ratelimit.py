@@ -1,6 +1,11 @@
 """Rate limits from the org's plan: a token bucket per API key and one per org (three times
 the key's), held in the metadata store and updated by one atomic statement per request, so
-several replicas on a PostgreSQL store share them."""
+several replicas on a PostgreSQL store share them.
+
+When the store cannot record a read (GET, HEAD, OPTIONS) — its filesystem is full, it is
+locked — the read fails open: it is served, uncounted and without rate headers, so reads
+keep working while writes are refused. A write that cannot be counted fails as any write
+would (507 when storage is full, 503 when the store is unavailable)."""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from lampion.errors import RETRY_AFTER as RETRY_AFTER
 from lampion.errors import RateLimitExceeded
 from lampion.services import plans
 from lampion.services.auth import Principal
@@ -18,7 +26,8 @@ from lampion.store.engine import Sessions
 ORG_FACTOR = 3
 
 LIMIT, REMAINING, RESET = "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"
-RETRY_AFTER = "Retry-After"
+log = structlog.get_logger(__name__)
+
 HEADERS = {
     LIMIT: "Requests per hour of this key's plan",
     REMAINING: "Requests left in the bucket",
@@ -59,8 +68,21 @@ class RateState:
         }
 
 
-async def consume(sessions: Sessions, principal: Principal) -> RateState:
-    """Takes a token from the key's and the org's buckets, or raises 429."""
+async def consume(
+    sessions: Sessions, principal: Principal, *, read_only: bool = False
+) -> RateState | None:
+    """Takes a token from the key's and the org's buckets, or raises 429. None: a read the
+    store could not record, served uncounted (see the module's docstring)."""
+    try:
+        return await _consume(sessions, principal)
+    except (SQLAlchemyError, OSError) as exc:
+        if not read_only:
+            raise
+        log.warning("ratelimit.unrecorded", key_id=principal.key_id, error=str(exc)[:200])
+        return None
+
+
+async def _consume(sessions: Sessions, principal: Principal) -> RateState:
     now = time.time()
     async with sessions() as session, session.begin():
         plan = await plans.plan_of(session, principal.org_id)

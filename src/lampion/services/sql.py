@@ -11,7 +11,7 @@ from lampion.pg import meta, script
 from lampion.pg import sql as pgsql
 from lampion.runtime import Runtime
 from lampion.schemas.sql import Field_, RowMode, SqlRequest, SqlResponse, StatementResult
-from lampion.services import dataplane
+from lampion.services import dataplane, pgerrors
 from lampion.services.auth import Principal
 
 
@@ -117,7 +117,9 @@ async def _meta(rt: Runtime, compute: dataplane.Compute, request: SqlRequest) ->
         try:
             result = await meta.run_meta(compute.install, compute.target, request.database, command)
         except meta.MetaCommandError as exc:
-            raise InvalidRequest(str(exc), details={"command": command}) from exc
+            raise pgerrors.client_unreachable(str(exc)) or InvalidRequest(
+                str(exc), details={"command": command}
+            ) from exc
     keys = row_keys(result.columns)
     return SqlResponse(
         command=command,

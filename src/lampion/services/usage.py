@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,11 +37,17 @@ class Period:
             now = utcnow()
             value = f"{now.year:04d}-{now.month:02d}"
         match = _PERIOD.match(value)
-        if not match:
-            raise InvalidRequest("period must be YYYY-MM", details={"field": "period"})
-        year, month = int(match.group(1)), int(match.group(2))
+        year = int(match.group(1)) if match else 0
+        if not match or year < 1:
+            raise InvalidRequest(
+                "period must be YYYY-MM, from 0001-01 to 9999-12", details={"field": "period"}
+            )
+        month = int(match.group(2))
         start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+        if year == MAXYEAR and month == 12:
+            end = datetime.max.replace(tzinfo=UTC)  # the month after is beyond any date
+        else:
+            end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
         return cls(value, start, end)
 
     def clip(self, start: datetime, end: datetime | None) -> float:

@@ -60,7 +60,7 @@ def _check_events(names: list[str]) -> list[str]:
 
 async def _check_url(rt: Runtime, url: str) -> None:
     try:
-        await policy(rt).resolve(url)
+        await policy(rt).check_creatable(url)
     except Refused as exc:
         raise InvalidRequest(f"Webhook URL refused: {exc}", details={"field": "url"}) from exc
 
