@@ -78,7 +78,7 @@ def copiers() -> list[psutil.Process]:
     return [
         child
         for child in psutil.Process().children(recursive=True)
-        if "lampion.storage.copier" in " ".join(_cmdline(child))
+        if "lampion.storage.copy_worker" in " ".join(_cmdline(child))
     ]
 
 

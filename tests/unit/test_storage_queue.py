@@ -150,5 +150,5 @@ async def test_the_observer_sees_waits_and_work() -> None:
 
 
 def test_a_queue_needs_room() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one"):
         StorageQueue(0)

@@ -1,9 +1,8 @@
-"""Copies and deletes of data dirs in a child process, at a lower CPU priority, so that their
+"""Copies and deletes of data dirs in child processes, at a lower CPU priority, so that their
 work (a Python loop over thousands of files) never holds the control plane's GIL or event loop.
 
-The parent calls :func:`copy_tree` / :func:`copy_wal` / :func:`remove_tree`; the child is
-``python -m lampion.storage.copier <request as JSON>``, running the same code as before in
-``tree.py``. A cancelled copy kills its child before returning.
+A copy is ``python -m lampion.storage.copy_worker <request as JSON>`` (the code of
+``tree.py``); a delete is ``rm -rf``. A cancelled copy kills its child before returning.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from typing import Any
 
 from lampion.compute.osuser import OsUser
 from lampion.storage.base import StorageError
-from lampion.storage.tree import copy_file
-from lampion.storage.tree import copy_tree as copy_tree_here
 
 NICENESS = 10
 """How much lower than the control plane's the copies' CPU priority is."""
@@ -81,7 +78,7 @@ def _low_priority(argv: list[str]) -> list[str]:
 
 async def _run_copier(request: dict[str, Any]) -> None:
     child = await asyncio.create_subprocess_exec(
-        *_low_priority([sys.executable, "-m", "lampion.storage.copier", json.dumps(request)]),
+        *_low_priority([sys.executable, "-m", "lampion.storage.copy_worker", json.dumps(request)]),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -107,53 +104,3 @@ def _error_from(stderr: str, request: dict[str, Any]) -> Exception:
             return OSError(failure["errno"], failure["message"], failure.get("filename"))
         return StorageError(failure["message"])
     return StorageError(f"copying {request['source']} failed: {last or 'no output'}")
-
-
-# -- the child ------------------------------------------------------------------------------
-
-
-def _copy_wal_here(
-    source: Path, target: Path, owner: OsUser, start_segment: str, *, reflink: bool
-) -> None:
-    for segment in sorted((source / "pg_wal").iterdir()):
-        needed = segment.name >= start_segment or segment.name.endswith(".history")
-        if needed and segment.is_file():
-            try:
-                copy_file(segment, target / "pg_wal" / segment.name, owner, reflink=reflink)
-            except FileNotFoundError:
-                continue  # recycled by the running postmaster meanwhile
-
-
-def _serve(request: dict[str, Any]) -> None:
-    owner = OsUser(*request["owner"])
-    source, target = Path(request["source"]), Path(request["target"])
-    if request["op"] == "tree":
-        copy_tree_here(
-            source, target, owner, reflink=request["reflink"], skip_wal=request["skip_wal"]
-        )
-    elif request["op"] == "wal":
-        _copy_wal_here(source, target, owner, request["start_segment"], reflink=request["reflink"])
-    else:
-        raise StorageError(f"unknown copier operation {request['op']!r}")
-
-
-def main(argv: list[str]) -> int:
-    try:
-        _serve(json.loads(argv[0]))
-    except OSError as exc:
-        failure = {
-            "errno": exc.errno,
-            "message": exc.strerror or str(exc),
-            "filename": exc.filename and str(exc.filename),
-        }
-        print(json.dumps(failure), file=sys.stderr)
-        return 1
-    except Exception as exc:
-        failure = {"errno": None, "message": f"{type(exc).__name__}: {exc}"}
-        print(json.dumps(failure), file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
