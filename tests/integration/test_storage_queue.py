@@ -156,6 +156,9 @@ async def test_clones_wait_their_turn_and_both_succeed(
     assert (storage.queue.running, storage.queue.waiting) == (0, 0)
     listed = await client.get(url)
     assert {b["name"] for b in listed.json()} >= {"first", "second"}
+    exposed = (await client.get("/metrics")).text
+    assert 'lampion_storage_queue_wait_seconds_count{operation="clone_running"}' in exposed
+    assert "lampion_storage_queue_waiting 0.0" in exposed
 
 
 async def test_a_cancelled_copy_leaves_no_data_dir_and_no_process(
