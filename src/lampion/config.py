@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     docker_host: str | None = None
     """Docker backend: the engine's address. Default: ``DOCKER_HOST``, else the local socket."""
     storage_driver: Literal["auto", "copy", "reflink"] = "auto"
+    storage_concurrency: int = Field(2, ge=1)
+    """Data-dir copies and deletes run at once; more wait their turn, first come first served."""
     pg_user: str | None = None
     """OS user computes run as. Default: the current user, or ``postgres`` when root."""
     pg_bin: Path | None = None

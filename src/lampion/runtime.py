@@ -24,6 +24,8 @@ from lampion.pg.pools import Pools
 from lampion.singleflight import SingleFlight
 from lampion.storage.base import StorageDriver
 from lampion.storage.local import LocalStorage
+from lampion.storage.queue import StorageQueue
+from lampion.storage.queued import QueuedStorage
 from lampion.storage.templates import Templates
 from lampion.store.engine import Sessions, make_engine, make_sessionmaker
 from lampion.store.migrate import upgrade_to_head
@@ -67,6 +69,7 @@ class Runtime:
             installs = discover(settings.pg_bin, user)
             templates = Templates(settings.template_root, user)
             master_key = load_or_create_master_key(settings.master_key, settings.data_dir)
+            telemetry = Telemetry()
             runtime = cls(
                 settings=settings,
                 engine=engine,
@@ -74,8 +77,9 @@ class Runtime:
                 secrets=SecretBox(master_key),
                 user=user,
                 installs=installs,
-                storage=make_storage(settings, templates, user),
+                storage=make_storage(settings, templates, user, telemetry),
                 compute=await make_compute(settings, user, [i.major for i in installs]),
+                telemetry=telemetry,
             )
         except BaseException:
             await engine.dispose()
@@ -85,6 +89,7 @@ class Runtime:
             pg_versions=[i.version for i in installs],
             pg_user=user.name,
             storage=runtime.storage.name,
+            storage_concurrency=settings.storage_concurrency,
             compute=settings.compute_backend,
         )
         return runtime
@@ -144,7 +149,10 @@ def check_reachable(data_dir: Path, user: OsUser) -> None:
         )
 
 
-def make_storage(settings: Settings, templates: Templates, user: OsUser) -> StorageDriver:
+def make_storage(
+    settings: Settings, templates: Templates, user: OsUser, telemetry: Telemetry | None = None
+) -> StorageDriver:
+    """The configured driver, its copies and deletes queued (``storage_concurrency`` at once)."""
     reflink = settings.storage_driver == "reflink"
     can_reflink = LocalStorage.can_reflink(settings.branches_dir)
     if reflink and not can_reflink:
@@ -154,7 +162,8 @@ def make_storage(settings: Settings, templates: Templates, user: OsUser) -> Stor
         )
     if settings.storage_driver == "auto":
         reflink = can_reflink
-    return LocalStorage(settings.branches_dir, templates, user, reflink=reflink)
+    driver = LocalStorage(settings.branches_dir, templates, user, reflink=reflink)
+    return QueuedStorage(driver, StorageQueue(settings.storage_concurrency, telemetry))
 
 
 async def make_compute(settings: Settings, user: OsUser, pg_versions: list[int]) -> ComputeBackend:

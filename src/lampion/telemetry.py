@@ -30,6 +30,27 @@ class Telemetry:
         self.webhook_deliveries = Counter(
             "lampion_webhook_deliveries", "Webhook delivery attempts", ["result"], registry=r
         )
+        self.storage_waiting = Gauge(
+            "lampion_storage_queue_waiting", "Storage operations waiting their turn", registry=r
+        )
+        self.storage_running = Gauge(
+            "lampion_storage_queue_running", "Storage operations running", registry=r
+        )
+        storage_buckets = (0.01, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+        self.storage_wait = Histogram(
+            "lampion_storage_queue_wait_seconds",
+            "Time a storage operation waited for its turn",
+            ["operation"],
+            buckets=storage_buckets,
+            registry=r,
+        )
+        self.storage_duration = Histogram(
+            "lampion_storage_operation_duration_seconds",
+            "Time a storage operation (copy, clone, delete) ran once its turn came",
+            ["operation"],
+            buckets=storage_buckets,
+            registry=r,
+        )
         self.computes = Gauge("lampion_computes", "Computes by status", ["status"], registry=r)
         labels = ["endpoint_id", "project_id"]
         self.endpoint_connections = Gauge(
@@ -57,6 +78,16 @@ class Telemetry:
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def storage_queue_changed(self, waiting: int, running: int) -> None:
+        self.storage_waiting.set(waiting)
+        self.storage_running.set(running)
+
+    def storage_waited(self, operation: str, seconds: float) -> None:
+        self.storage_wait.labels(operation).observe(seconds)
+
+    def storage_worked(self, operation: str, seconds: float) -> None:
+        self.storage_duration.labels(operation).observe(seconds)
 
     async def render(self, sessions: Sessions) -> bytes:
         """Refreshes the gauges read from the store, then renders the text format."""

@@ -243,11 +243,11 @@ class DockerBackend:
 
     async def destroy(self, spec: ComputeSpec) -> None:
         await self.stop(spec)
-        self._layout.remove(spec.endpoint_id)
+        await asyncio.to_thread(self._layout.remove, spec.endpoint_id)
 
     async def remove_orphan(self, endpoint_id: str) -> None:
         await self._remove_container(endpoint_id)
-        self._layout.remove(endpoint_id)
+        await asyncio.to_thread(self._layout.remove, endpoint_id)
 
     async def _remove_container(self, endpoint_id: str) -> None:
         self._addresses.pop(endpoint_id, None)

@@ -60,7 +60,24 @@ class ProcessBackend:
     async def start(self, spec: ComputeSpec) -> None:
         if (await self.status(spec)).running:
             return
-        await self._kill_orphans(spec.endpoint_id)
+        await self._kill_orphans(spec)
+        spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn, spec))
+        try:
+            child = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            child = await spawning  # a postmaster forked meanwhile must not outlive us
+            await self._terminate(child.pid, spec.endpoint_id)
+            raise
+        self._children[spec.endpoint_id] = child
+        try:
+            await self._wait_ready(spec, child)
+        except BaseException:
+            await self._terminate(child.pid, spec.endpoint_id)
+            raise
+        log.info("compute.started", endpoint_id=spec.endpoint_id, pid=child.pid, port=spec.port)
+
+    def _spawn(self, spec: ComputeSpec) -> subprocess.Popen[bytes]:
+        """Forks the postmaster (in a thread: forking a large process takes a while)."""
         _reap_if_zombie_child(spec.data_dir / "postmaster.pid")
         self._layout.prepare(spec.endpoint_id, self._user)
         argv = [
@@ -68,7 +85,7 @@ class ProcessBackend:
             *self._layout.server_args(spec, self._listen_host),
         ]
         with self.log_path(spec.endpoint_id).open("ab") as log_handle:
-            child = subprocess.Popen(
+            return subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log_handle,
@@ -79,13 +96,6 @@ class ProcessBackend:
                 env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
                 **self._user.popen_kwargs(),
             )
-        self._children[spec.endpoint_id] = child
-        try:
-            await self._wait_ready(spec, child)
-        except BaseException:
-            await self._terminate(child.pid, spec.endpoint_id)
-            raise
-        log.info("compute.started", endpoint_id=spec.endpoint_id, pid=child.pid, port=spec.port)
 
     async def _wait_ready(self, spec: ComputeSpec, child: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self._start_timeout
@@ -130,9 +140,23 @@ class ProcessBackend:
         await _wait_gone(process, 5.0)
         self._reap(endpoint_id)
 
-    async def _kill_orphans(self, endpoint_id: str) -> None:
+    async def _kill_orphans(self, spec: ComputeSpec) -> None:
         """Backends of a postmaster that was killed hold its shared memory for a moment;
-        a new postmaster on the same data dir refuses to start until they are gone."""
+        a new postmaster on the same data dir refuses to start until they are gone. Only a
+        postmaster that did not shut down cleanly leaves its ``postmaster.pid`` behind, so
+        without one there is nothing to look for (and no process table to scan)."""
+        if not (spec.data_dir / "postmaster.pid").exists():
+            return
+        orphans = await asyncio.to_thread(self._find_orphans, spec.endpoint_id)
+        for process in orphans:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        for process in orphans:
+            await _wait_gone(process, 5.0)
+        if orphans:
+            log.warning("compute.orphans_killed", endpoint_id=spec.endpoint_id, count=len(orphans))
+
+    def _find_orphans(self, endpoint_id: str) -> list[psutil.Process]:
         title = f"postgres: {endpoint_id}: "
         orphans = []
         for process in psutil.process_iter(["cmdline", "uids", "ppid"]):
@@ -142,13 +166,7 @@ class ProcessBackend:
                 continue
             if uids.real == self._user.uid and not _has_live_postmaster(process.info["ppid"]):
                 orphans.append(process)
-        for process in orphans:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        for process in orphans:
-            await _wait_gone(process, 5.0)
-        if orphans:
-            log.warning("compute.orphans_killed", endpoint_id=endpoint_id, count=len(orphans))
+        return orphans
 
     def _reap(self, endpoint_id: str) -> None:
         child = self._children.get(endpoint_id)
@@ -157,13 +175,13 @@ class ProcessBackend:
 
     async def destroy(self, spec: ComputeSpec) -> None:
         await self.stop(spec)
-        self._layout.remove(spec.endpoint_id)
+        await asyncio.to_thread(self._layout.remove, spec.endpoint_id)
 
     async def remove_orphan(self, endpoint_id: str) -> None:
         pid = (await self.running_endpoints()).get(endpoint_id)
         if pid is not None:
             await self._terminate(pid, endpoint_id)
-        self._layout.remove(endpoint_id)
+        await asyncio.to_thread(self._layout.remove, endpoint_id)
 
     # -- observation ---------------------------------------------------------------------
 
@@ -194,6 +212,9 @@ class ProcessBackend:
         return await asyncio.to_thread(_sum_process_trees, postmasters)
 
     async def running_endpoints(self) -> dict[str, int]:
+        return await asyncio.to_thread(self._scan_running)
+
+    def _scan_running(self) -> dict[str, int]:
         found: dict[str, int] = {}
         for process in psutil.process_iter(["pid", "cmdline", "status"]):
             if process.info["status"] == psutil.STATUS_ZOMBIE:

@@ -1,20 +1,21 @@
 """Branch data dirs on a local filesystem: `copy` (portable, O(size)) or `reflink`
-(XFS/btrfs FICLONE, O(metadata)). One class: the drivers differ only in how a file is copied."""
+(XFS/btrfs FICLONE, O(metadata)). One class: the drivers differ only in how a file is copied.
+Copies and deletes run in child processes (``copier.py``), off the event loop and the GIL."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from pathlib import Path
 
 import structlog
 
 from lampion.compute.installations import PgInstall
 from lampion.compute.osuser import OsUser
+from lampion.storage import copier
 from lampion.storage.base import BackupFiles, OnlineBackup, StorageError
 from lampion.storage.templates import Templates
-from lampion.storage.tree import copy_file, copy_tree, supports_reflink
+from lampion.storage.tree import supports_reflink
 
 log = structlog.get_logger(__name__)
 
@@ -50,12 +51,14 @@ class LocalStorage:
         self._check_free(target)
         try:
             async with backup:
-                await asyncio.to_thread(
-                    copy_tree, source, target, self._user, reflink=self._reflink, skip_wal=True
+                await copier.copy_tree(
+                    source, target, self._user, reflink=self._reflink, skip_wal=True
                 )
                 files = await backup.stop()
                 # The session still pins the WAL (temporary slot): copy it before letting go.
-                await asyncio.to_thread(self._copy_wal, source, target, _start_segment(files))
+                await copier.copy_wal(
+                    source, target, self._user, _start_segment(files), reflink=self._reflink
+                )
             await asyncio.to_thread(self._write_backup_files, target, files)
         except BaseException:
             await self.delete(child_id)
@@ -66,7 +69,7 @@ class LocalStorage:
         target = self.path(branch_id)
         self._check_free(target)
         try:
-            await asyncio.to_thread(copy_tree, source, target, self._user, reflink=self._reflink)
+            await copier.copy_tree(source, target, self._user, reflink=self._reflink)
         except BaseException:
             await self.delete(branch_id)
             raise
@@ -76,18 +79,6 @@ class LocalStorage:
     def _check_free(target: Path) -> None:
         if target.exists():
             raise StorageError(f"data dir for {target.name} already exists")
-
-    def _copy_wal(self, source: Path, target: Path, start_segment: str) -> None:
-        """The segments recovery replays: from the backup's start segment to the end."""
-        for segment in sorted((source / "pg_wal").iterdir()):
-            needed = segment.name >= start_segment or segment.name.endswith(".history")
-            if needed and segment.is_file():
-                try:
-                    copy_file(
-                        segment, target / "pg_wal" / segment.name, self._user, reflink=self._reflink
-                    )
-                except FileNotFoundError:
-                    continue
 
     def _write_backup_files(self, target: Path, files: BackupFiles) -> None:
         if not (target / "pg_wal" / _start_segment(files)).exists():
@@ -103,9 +94,12 @@ class LocalStorage:
                 self._user.chown(path)
 
     async def delete(self, branch_id: str) -> None:
-        await asyncio.to_thread(shutil.rmtree, self.path(branch_id), True)
+        await copier.remove_tree(self.path(branch_id))
 
     async def branch_ids(self) -> set[str]:
+        return await asyncio.to_thread(self._branch_ids)
+
+    def _branch_ids(self) -> set[str]:
         return {p.name for p in self._dir.iterdir() if p.is_dir()}
 
 
