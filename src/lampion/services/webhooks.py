@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
@@ -195,6 +198,86 @@ def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery
         next_attempt_at=now,
         attempts=[],
         created_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to this worker, with what sending it needs of its webhook."""
+
+    delivery: WebhookDelivery
+    url: str
+    secret_enc: str
+    enabled: bool
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return (
+        (WebhookDelivery.status == DeliveryStatus.PENDING)
+        & (WebhookDelivery.next_attempt_at <= now)
+        & (WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
+    )
+
+
+async def webhooks_with_due_deliveries(
+    session: AsyncSession, now: datetime, exclude: set[str], limit: int
+) -> list[str]:
+    """Up to ``limit`` webhooks (not in ``exclude``) with a due delivery nobody holds, the
+    longest waiting first."""
+    oldest = func.min(WebhookDelivery.created_at)
+    rows = await session.execute(
+        select(WebhookDelivery.webhook_id)
+        .where(_due(now), WebhookDelivery.webhook_id.not_in(exclude))
+        .group_by(WebhookDelivery.webhook_id)
+        .order_by(oldest)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def claim_next(
+    session: AsyncSession, webhook_id: str, now: datetime, lease: timedelta
+) -> Claimed | None:
+    """Leases the webhook's oldest due delivery, unless another of its deliveries is leased
+    (being sent, here or by another replica): one at a time per webhook, in order. The
+    webhook's row stays locked until the transaction ends, so concurrent claims for one
+    webhook take turns; due deliveries are skipped, never waited for, if locked."""
+    hook = await session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id).with_for_update(key_share=True)
+    )
+    if hook is None:
+        return None
+    held = await session.scalar(
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.webhook_id == webhook_id,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.leased_until >= now,
+        )
+        .limit(1)
+    )
+    if held is not None:
+        return None
+    delivery = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook_id, _due(now))
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if delivery is None:
+        return None
+    delivery.leased_until = now + lease
+    return Claimed(delivery, hook.url, hook.secret_enc, hook.enabled)
+
+
+async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the earliest retry scheduled after ``now`` falls due."""
+    return await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at)).where(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at > now,
+        )
     )
 
 

@@ -1,11 +1,20 @@
 """At-least-once webhook delivery from the events outbox.
 
-Each pass: (1) fans new outbox events out into one delivery row per subscribed webhook;
-(2) claims due deliveries under a lease (SKIP LOCKED on PostgreSQL, so several control planes
-deliver each attempt once) and sends them in the background — at most one in flight per
-webhook, so its events go in order when possible and a slow receiver delays only itself.
-A delivery is done only after a 2xx; a crash leaves a lease that runs out, and it is sent
-again with the same webhook-id.
+The worker wakes when events are committed (``runtime.webhooks_due``: set after the commit
+in this process and, on a PostgreSQL store, by a LISTEN when another replica commits), when
+its earliest scheduled retry falls due, and every ``webhook_interval`` seconds as a safety
+net (a crashed replica's leases run out). Each pass (1) fans new outbox events out into one
+delivery row per subscribed webhook; (2) starts a sender for each webhook with a due delivery
+and no sender yet, up to ``webhook_concurrency`` at once.
+
+A sender sends one webhook's deliveries one at a time, oldest first, and claims the next in
+the transaction that records a 2xx, so they go back to back. A claim leases the delivery
+under the webhook's row lock and is refused while another of its deliveries is leased, so
+several control planes on one PostgreSQL store deliver each attempt once and each webhook's
+events in order. After a failed attempt the sender pauses before the next one, so a failing
+receiver gets about one attempt a second; a slow receiver delays only itself. A delivery is
+done only after a 2xx; a crash leaves a lease that runs out, and it is sent again with the
+same webhook-id.
 """
 
 from __future__ import annotations
@@ -23,8 +32,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lampion.event_types import ALL_EVENTS, EventType
 from lampion.runtime import Runtime
 from lampion.services import events
-from lampion.services.webhooks import new_delivery, policy
+from lampion.services.webhooks import (
+    Claimed,
+    claim_next,
+    new_delivery,
+    next_retry_at,
+    policy,
+    webhooks_with_due_deliveries,
+)
 from lampion.states import DeliveryStatus
+from lampion.store import notify
 from lampion.store.models import Event, Webhook, WebhookDelivery
 from lampion.store.types import utcnow
 from lampion.webhooks.sender import Outcome, send
@@ -32,28 +49,73 @@ from lampion.webhooks.sender import Outcome, send
 log = structlog.get_logger(__name__)
 
 _FAN_OUT_BATCH = 500
+_PAUSE_AFTER_FAILURE = 1.0
+_TURN = 100
+"""Deliveries a sender makes in a row before it hands its slot back, so that with more
+webhooks than ``webhook_concurrency`` the longest waiting go next."""
 
 
 class WebhookWorker:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.client = httpx.AsyncClient(timeout=rt.settings.webhook_timeout, follow_redirects=False)
-        self._inflight: dict[str, asyncio.Task[None]] = {}  # webhook id -> its delivery
+        self._senders: dict[str, asyncio.Task[None]] = {}  # webhook id -> its sender
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lease = timedelta(seconds=rt.settings.webhook_timeout + 5)
+
+    def start(self) -> None:
+        """Runs passes until ``close`` (none when ``webhook_interval`` is 0: delivery off)."""
+        if self.rt.settings.webhook_interval <= 0:
+            return
+        self._tasks.append(asyncio.create_task(self._run(), name="webhooks"))
+        if notify.supported(self.rt.engine):
+            listener = notify.listen(
+                self.rt.engine, notify.EVENTS_CHANNEL, self.rt.webhooks_due.set
+            )
+            self._tasks.append(asyncio.create_task(listener, name="webhooks-listen"))
 
     async def run_once(self) -> None:
-        await self.fan_out()
+        while await self.fan_out() == _FAN_OUT_BATCH:
+            pass
         await self.claim_and_send()
 
     async def close(self) -> None:
-        tasks = list(self._inflight.values())
+        tasks = [*self._tasks, *self._senders.values()]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks.clear()
         await self.client.aclose()
 
-    async def fan_out(self) -> None:
+    async def _run(self) -> None:
+        due = self.rt.webhooks_due
+        safety_net = self.rt.settings.webhook_interval
+        while True:
+            due.clear()  # what is committed from here on wakes the next pass
+            try:
+                await self.run_once()
+                wait = await self._until_next_retry(safety_net)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down, say: try again a little later
+                log.error("worker.failed", worker="webhooks", error=str(exc)[:300])
+                await asyncio.sleep(min(safety_net, _PAUSE_AFTER_FAILURE))
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(due.wait(), wait)
+
+    async def _until_next_retry(self, longest: float) -> float:
+        now = utcnow()
+        async with self.rt.sessions() as session:
+            at = await next_retry_at(session, now)
+        if at is None:
+            return longest
+        return max(0.0, min(longest, (at - now).total_seconds()))
+
+    async def fan_out(self) -> int:
+        """Turns up to a batch of new events into deliveries; returns how many events."""
         async with self.rt.sessions() as session, session.begin():
             batch = (
                 await session.scalars(
@@ -65,7 +127,7 @@ class WebhookWorker:
                 )
             ).all()
             if not batch:
-                return
+                return 0
             hooks = (
                 await session.scalars(
                     select(Webhook).where(
@@ -83,65 +145,75 @@ class WebhookWorker:
                     ):
                         session.add(new_delivery(hook.id, dict(event.payload)))
                 event.dispatched_at = now
+            return len(batch)
 
     async def claim_and_send(self) -> None:
-        capacity = self.rt.settings.webhook_concurrency - len(self._inflight)
+        capacity = self.rt.settings.webhook_concurrency - len(self._senders)
         if capacity <= 0:
             return
-        now = utcnow()
-        lease = timedelta(seconds=self.rt.settings.webhook_timeout + 5)
-        claimed: list[WebhookDelivery] = []
-        async with self.rt.sessions() as session, session.begin():
-            due = (
-                await session.scalars(
-                    select(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.status == DeliveryStatus.PENDING,
-                        WebhookDelivery.next_attempt_at <= now,
-                        (WebhookDelivery.leased_until.is_(None))
-                        | (WebhookDelivery.leased_until < now),
-                    )
-                    .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-                    .limit(capacity * 4)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for delivery in due:
-                if delivery.webhook_id in self._inflight or any(
-                    c.webhook_id == delivery.webhook_id for c in claimed
-                ):
-                    continue  # one at a time per webhook: its events stay in order
-                delivery.leased_until = now + lease
-                claimed.append(delivery)
-                if len(claimed) >= capacity:
-                    break
-        for delivery in claimed:
-            self._inflight[delivery.webhook_id] = asyncio.create_task(self._deliver(delivery))
+        async with self.rt.sessions() as session:
+            waiting = await webhooks_with_due_deliveries(
+                session, utcnow(), set(self._senders), capacity
+            )
+        for webhook_id in waiting:
+            claimed = await self._claim(webhook_id)
+            if claimed is not None:
+                self._senders[webhook_id] = asyncio.create_task(self._send_in_turn(claimed))
 
-    async def _deliver(self, delivery: WebhookDelivery) -> None:
+    async def _claim(self, webhook_id: str) -> Claimed | None:
+        async with self.rt.sessions() as session, session.begin():
+            return await claim_next(session, webhook_id, utcnow(), self._lease)
+
+    async def _send_in_turn(self, claimed: Claimed) -> None:
+        """Sends the webhook's due deliveries one after another, the next as soon as the
+        previous one is settled, until none is due or its turn is over."""
+        webhook_id = claimed.delivery.webhook_id
+        current: Claimed | None = claimed
+        sent = 0
         try:
-            async with self.rt.sessions() as session:
-                hook = await session.get(Webhook, delivery.webhook_id)
-            if hook is None or not hook.enabled:
-                await self._finish(delivery.id, None, "the webhook is disabled")
-                return
+            while current is not None:
+                sent += 1
+                settled, current = await self._deliver(current, then_claim=sent < _TURN)
+                if not settled and sent < _TURN:
+                    await asyncio.sleep(_PAUSE_AFTER_FAILURE)
+                    current = await self._claim(webhook_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next pass takes over
+            log.error("webhook.sender_failed", webhook_id=webhook_id, error=str(exc)[:300])
+        finally:
+            crowded = len(self._senders) >= self.rt.settings.webhook_concurrency
+            self._senders.pop(webhook_id, None)
+        if crowded or sent >= _TURN:
+            self.rt.webhooks_due.set()  # a slot is free: a pass picks who goes next
+
+    async def _deliver(self, claimed: Claimed, then_claim: bool) -> tuple[bool, Claimed | None]:
+        """Sends one delivery and records the outcome; returns whether it is settled (a 2xx,
+        or given up) and, if asked and settled, the webhook's next due delivery, claimed."""
+        delivery = claimed.delivery
+        try:
+            if not claimed.enabled:
+                return True, await self._finish(
+                    delivery.id, None, "the webhook is disabled", then_claim
+                )
             outcome = await send(
                 self.client,
                 policy(self.rt),
-                hook.url,
-                self.rt.secrets.decrypt(hook.secret_enc),
+                claimed.url,
+                self.rt.secrets.decrypt(claimed.secret_enc),
                 delivery.payload,
                 int(utcnow().timestamp()),
             )
-            await self._finish(delivery.id, outcome, None)
+            return outcome.ok, await self._finish(
+                delivery.id, outcome, None, then_claim and outcome.ok
+            )
         except asyncio.CancelledError:
             await asyncio.shield(self._release(delivery.id))  # shutting down: send it later
             raise
         except Exception as exc:
             log.error("webhook.delivery_crashed", delivery_id=delivery.id, error=str(exc))
             await self._release(delivery.id)
-        finally:
-            self._inflight.pop(delivery.webhook_id, None)
+            return False, None
 
     async def _release(self, delivery_id: str) -> None:
         async with self.rt.sessions() as session, session.begin():
@@ -149,19 +221,21 @@ class WebhookWorker:
             if row is not None:
                 row.leased_until = None
 
-    async def _finish(self, delivery_id: str, outcome: Outcome | None, gave_up: str | None) -> None:
+    async def _finish(
+        self, delivery_id: str, outcome: Outcome | None, gave_up: str | None, then_claim: bool
+    ) -> Claimed | None:
         schedule = self.rt.settings.webhook_retry_schedule
         now = utcnow()
         async with self.rt.sessions() as session, session.begin():
             row = await session.get(WebhookDelivery, delivery_id)
             hook = await session.get(Webhook, row.webhook_id) if row is not None else None
             if row is None or hook is None:
-                return
+                return None
             row.leased_until = None
             if outcome is None:
                 row.status = DeliveryStatus.FAILED
                 row.attempts = [*row.attempts, _attempt(row.attempt, None, gave_up, 0.0, now)]
-                return
+                return await claim_next(session, hook.id, now, self._lease) if then_claim else None
             row.attempt += 1
             row.attempts = [
                 *row.attempts[-19:],
@@ -182,12 +256,14 @@ class WebhookWorker:
                 if outcome.retry_after is not None:
                     delay = max(delay, outcome.retry_after)
                 row.next_attempt_at = now + timedelta(seconds=delay)
+            following = await claim_next(session, hook.id, now, self._lease) if then_claim else None
         log.info(
             "webhook.attempt",
             delivery_id=delivery_id,
-            status_code=outcome.status_code if outcome else None,
-            result="succeeded" if outcome and outcome.ok else "failed",
+            status_code=outcome.status_code,
+            result=result,
         )
+        return following
 
 
 def _attempt(
