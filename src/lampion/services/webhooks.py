@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lampion import ids
 from lampion.errors import InvalidRequest, NotFound
@@ -203,9 +205,12 @@ def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery leased to this worker, with what sending it needs of its webhook."""
+    """Deliveries of one webhook leased to this worker, oldest first, with what sending them
+    needs of the webhook."""
 
-    delivery: WebhookDelivery
+    webhook_id: str
+    deliveries: list[WebhookDelivery]
+    leased_until: datetime
     url: str
     secret_enc: str
     enabled: bool
@@ -235,40 +240,56 @@ async def webhooks_with_due_deliveries(
     return list(rows.scalars())
 
 
+async def lock_webhook(session: AsyncSession, webhook_id: str, *, wait: bool) -> Webhook | None:
+    """The webhook, its row locked until the transaction ends (claims for one webhook take
+    turns); None if it is gone or, unless ``wait``, locked by another transaction. Lock the
+    webhook before its deliveries, as every claim does."""
+    hook: Webhook | None = await session.scalar(
+        select(Webhook)
+        .where(Webhook.id == webhook_id)
+        .with_for_update(key_share=True, skip_locked=not wait)
+    )
+    return hook
+
+
 async def claim_next(
-    session: AsyncSession, webhook_id: str, now: datetime, lease: timedelta
+    session: AsyncSession, hook: Webhook, now: datetime, lease: timedelta, limit: int
 ) -> Claimed | None:
-    """Leases the webhook's oldest due delivery, unless another of its deliveries is leased
-    (being sent, here or by another replica): one at a time per webhook, in order. The
-    webhook's row stays locked until the transaction ends, so concurrent claims for one
-    webhook take turns; due deliveries are skipped, never waited for, if locked."""
-    hook = await session.scalar(
-        select(Webhook).where(Webhook.id == webhook_id).with_for_update(key_share=True)
-    )
-    if hook is None:
-        return None
-    held = await session.scalar(
-        select(WebhookDelivery.id)
+    """Leases the oldest due deliveries (up to ``limit``) of a webhook locked with
+    ``lock_webhook``, unless another of its deliveries is leased (being sent, here or by
+    another replica): one sender at a time per webhook, in order. Due deliveries locked by
+    another transaction are skipped, never waited for."""
+    other = aliased(WebhookDelivery)
+    held = (
+        select(other.id)
         .where(
-            WebhookDelivery.webhook_id == webhook_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.leased_until >= now,
+            other.webhook_id == hook.id,
+            other.status == DeliveryStatus.PENDING,
+            other.leased_until >= now,
         )
-        .limit(1)
+        .exists()
     )
-    if held is not None:
-        return None
-    delivery = await session.scalar(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.webhook_id == webhook_id, _due(now))
-        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+    deliveries = list(
+        (
+            await session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == hook.id, _due(now), ~held)
+                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
     )
-    if delivery is None:
+    if not deliveries:
         return None
-    delivery.leased_until = now + lease
-    return Claimed(delivery, hook.url, hook.secret_enc, hook.enabled)
+    leased_until = now + lease
+    await session.execute(
+        update_rows(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([d.id for d in deliveries]))
+        .values(leased_until=leased_until)
+        .execution_options(synchronize_session=False)
+    )
+    return Claimed(hook.id, deliveries, leased_until, hook.url, hook.secret_enc, hook.enabled)
 
 
 async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None:

@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.event_types import ALL_EVENTS, EventType
@@ -35,6 +37,7 @@ from lampion.services import events
 from lampion.services.webhooks import (
     Claimed,
     claim_next,
+    lock_webhook,
     new_delivery,
     next_retry_at,
     policy,
@@ -49,8 +52,10 @@ from lampion.webhooks.sender import Outcome, send
 log = structlog.get_logger(__name__)
 
 _FAN_OUT_BATCH = 500
+_CLAIM = 20
+"""Deliveries of one webhook claimed (leased) at once; sent one after another."""
 _PAUSE_AFTER_FAILURE = 1.0
-_TURN = 100
+_TURN = 200
 """Deliveries a sender makes in a row before it hands its slot back, so that with more
 webhooks than ``webhook_concurrency`` the longest waiting go next."""
 
@@ -62,6 +67,8 @@ class WebhookWorker:
         self._senders: dict[str, asyncio.Task[None]] = {}  # webhook id -> its sender
         self._tasks: list[asyncio.Task[None]] = []
         self._lease = timedelta(seconds=rt.settings.webhook_timeout + 5)
+        self._send_time = timedelta(seconds=rt.settings.webhook_timeout + 1)
+        """What one attempt may take: none starts unless the lease outlasts it."""
 
     def start(self) -> None:
         """Runs passes until ``close`` (none when ``webhook_interval`` is 0: delivery off)."""
@@ -74,10 +81,33 @@ class WebhookWorker:
             )
             self._tasks.append(asyncio.create_task(listener, name="webhooks-listen"))
 
-    async def run_once(self) -> None:
-        while await self.fan_out() == _FAN_OUT_BATCH:
-            pass
-        await self.claim_and_send()
+    async def run_once(self) -> float:
+        """One pass, in one transaction; returns the seconds until a retry falls due (or the
+        safety-net interval)."""
+        capacity = self.rt.settings.webhook_concurrency - len(self._senders)
+        claims: list[Claimed] = []
+        async with self.rt.sessions() as session, session.begin():
+            if await self.fan_out(session) == _FAN_OUT_BATCH:
+                self.rt.webhooks_due.set()  # more to fan out: another pass at once
+            now = utcnow()
+            if capacity > 0:
+                waiting = await webhooks_with_due_deliveries(
+                    session, now, set(self._senders), capacity
+                )
+                for webhook_id in waiting:
+                    hook = await lock_webhook(session, webhook_id, wait=False)
+                    claimed = (
+                        await claim_next(session, hook, now, self._lease, _CLAIM) if hook else None
+                    )
+                    if claimed is not None:
+                        claims.append(claimed)
+            retry_at = await next_retry_at(session, now)
+        for claimed in claims:
+            self._senders[claimed.webhook_id] = asyncio.create_task(self._send_in_turn(claimed))
+        safety_net = self.rt.settings.webhook_interval
+        if retry_at is None:
+            return safety_net
+        return max(0.0, min(safety_net, (retry_at - utcnow()).total_seconds()))
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._senders.values()]
@@ -91,95 +121,74 @@ class WebhookWorker:
 
     async def _run(self) -> None:
         due = self.rt.webhooks_due
-        safety_net = self.rt.settings.webhook_interval
         while True:
             due.clear()  # what is committed from here on wakes the next pass
             try:
-                await self.run_once()
-                wait = await self._until_next_retry(safety_net)
+                wait = await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store is down, say: try again a little later
                 log.error("worker.failed", worker="webhooks", error=str(exc)[:300])
-                await asyncio.sleep(min(safety_net, _PAUSE_AFTER_FAILURE))
+                await asyncio.sleep(_PAUSE_AFTER_FAILURE)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), wait)
 
-    async def _until_next_retry(self, longest: float) -> float:
-        now = utcnow()
-        async with self.rt.sessions() as session:
-            at = await next_retry_at(session, now)
-        if at is None:
-            return longest
-        return max(0.0, min(longest, (at - now).total_seconds()))
-
-    async def fan_out(self) -> int:
+    async def fan_out(self, session: AsyncSession) -> int:
         """Turns up to a batch of new events into deliveries; returns how many events."""
-        async with self.rt.sessions() as session, session.begin():
-            batch = (
-                await session.scalars(
-                    select(Event)
-                    .where(Event.dispatched_at.is_(None))
-                    .order_by(Event.created_at, Event.id)
-                    .limit(_FAN_OUT_BATCH)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not batch:
-                return 0
-            hooks = (
-                await session.scalars(
-                    select(Webhook).where(
-                        Webhook.org_id.in_({e.org_id for e in batch}), Webhook.enabled.is_(True)
-                    )
-                )
-            ).all()
-            now = utcnow()
-            for event in batch:
-                for hook in hooks:
-                    if (
-                        hook.org_id == event.org_id
-                        and hook.created_at <= event.created_at
-                        and (ALL_EVENTS in hook.events or event.type in hook.events)
-                    ):
-                        session.add(new_delivery(hook.id, dict(event.payload)))
-                event.dispatched_at = now
-            return len(batch)
-
-    async def claim_and_send(self) -> None:
-        capacity = self.rt.settings.webhook_concurrency - len(self._senders)
-        if capacity <= 0:
-            return
-        async with self.rt.sessions() as session:
-            waiting = await webhooks_with_due_deliveries(
-                session, utcnow(), set(self._senders), capacity
+        batch = (
+            await session.scalars(
+                select(Event)
+                .where(Event.dispatched_at.is_(None))
+                .order_by(Event.created_at, Event.id)
+                .limit(_FAN_OUT_BATCH)
+                .with_for_update(skip_locked=True)
             )
-        for webhook_id in waiting:
-            claimed = await self._claim(webhook_id)
-            if claimed is not None:
-                self._senders[webhook_id] = asyncio.create_task(self._send_in_turn(claimed))
+        ).all()
+        if not batch:
+            return 0
+        hooks = (
+            await session.scalars(
+                select(Webhook).where(
+                    Webhook.org_id.in_({e.org_id for e in batch}), Webhook.enabled.is_(True)
+                )
+            )
+        ).all()
+        now = utcnow()
+        for event in batch:
+            for hook in hooks:
+                if (
+                    hook.org_id == event.org_id
+                    and hook.created_at <= event.created_at
+                    and (ALL_EVENTS in hook.events or event.type in hook.events)
+                ):
+                    session.add(new_delivery(hook.id, dict(event.payload)))
+            event.dispatched_at = now
+        return len(batch)
 
     async def _claim(self, webhook_id: str) -> Claimed | None:
         async with self.rt.sessions() as session, session.begin():
-            return await claim_next(session, webhook_id, utcnow(), self._lease)
+            hook = await lock_webhook(session, webhook_id, wait=True)
+            return await claim_next(session, hook, utcnow(), self._lease, _CLAIM) if hook else None
 
     async def _send_in_turn(self, claimed: Claimed) -> None:
-        """Sends the webhook's due deliveries one after another, the next as soon as the
-        previous one is settled, until none is due or its turn is over."""
-        webhook_id = claimed.delivery.webhook_id
+        """Sends the webhook's due deliveries one after another, each as soon as the previous
+        one is acknowledged, until none is due or its turn is over."""
+        webhook_id = claimed.webhook_id
         current: Claimed | None = claimed
         sent = 0
         try:
             while current is not None:
-                sent += 1
-                settled, current = await self._deliver(current, then_claim=sent < _TURN)
-                if not settled and sent < _TURN:
+                attempts, acknowledged = await self._deliver(current)
+                sent += len(attempts)
+                more = sent < _TURN
+                current = await self._finish(current, attempts, then_claim=acknowledged and more)
+                if not acknowledged and more:
                     await asyncio.sleep(_PAUSE_AFTER_FAILURE)
                     current = await self._claim(webhook_id)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the next pass takes over
+        except Exception as exc:  # its leases run out, and a pass takes over
             log.error("webhook.sender_failed", webhook_id=webhook_id, error=str(exc)[:300])
         finally:
             crowded = len(self._senders) >= self.rt.settings.webhook_concurrency
@@ -187,83 +196,131 @@ class WebhookWorker:
         if crowded or sent >= _TURN:
             self.rt.webhooks_due.set()  # a slot is free: a pass picks who goes next
 
-    async def _deliver(self, claimed: Claimed, then_claim: bool) -> tuple[bool, Claimed | None]:
-        """Sends one delivery and records the outcome; returns whether it is settled (a 2xx,
-        or given up) and, if asked and settled, the webhook's next due delivery, claimed."""
-        delivery = claimed.delivery
+    async def _deliver(self, claimed: Claimed) -> tuple[list[_Attempt], bool]:
+        """Sends the claimed deliveries in order while the receiver acknowledges them and the
+        lease leaves time for one more; returns the attempts made and whether every one was
+        acknowledged (or given up: the webhook is disabled)."""
+        attempts: list[_Attempt] = []
         try:
-            if not claimed.enabled:
-                return True, await self._finish(
-                    delivery.id, None, "the webhook is disabled", then_claim
+            secret = self.rt.secrets.decrypt(claimed.secret_enc)
+            for delivery in claimed.deliveries:
+                if not claimed.enabled:
+                    attempts.append(_Attempt(delivery, None))
+                    continue
+                if utcnow() + self._send_time > claimed.leased_until:
+                    break  # the rest are released, and claimed again at once
+                outcome = await send(
+                    self.client,
+                    policy(self.rt),
+                    claimed.url,
+                    secret,
+                    delivery.payload,
+                    int(utcnow().timestamp()),
                 )
-            outcome = await send(
-                self.client,
-                policy(self.rt),
-                claimed.url,
-                self.rt.secrets.decrypt(claimed.secret_enc),
-                delivery.payload,
-                int(utcnow().timestamp()),
-            )
-            return outcome.ok, await self._finish(
-                delivery.id, outcome, None, then_claim and outcome.ok
-            )
-        except asyncio.CancelledError:
-            await asyncio.shield(self._release(delivery.id))  # shutting down: send it later
+                attempts.append(_Attempt(delivery, outcome))
+                if not outcome.ok:
+                    return attempts, False
+            return attempts, True
+        except asyncio.CancelledError:  # shutting down: record what was sent, send the rest later
+            await asyncio.shield(self._finish(claimed, attempts, then_claim=False))
             raise
         except Exception as exc:
-            log.error("webhook.delivery_crashed", delivery_id=delivery.id, error=str(exc))
-            await self._release(delivery.id)
-            return False, None
-
-    async def _release(self, delivery_id: str) -> None:
-        async with self.rt.sessions() as session, session.begin():
-            row = await session.get(WebhookDelivery, delivery_id)
-            if row is not None:
-                row.leased_until = None
+            log.error("webhook.delivery_crashed", webhook_id=claimed.webhook_id, error=str(exc))
+            return attempts, False
 
     async def _finish(
-        self, delivery_id: str, outcome: Outcome | None, gave_up: str | None, then_claim: bool
+        self, claimed: Claimed, attempts: list[_Attempt], then_claim: bool
     ) -> Claimed | None:
+        """Records the attempts, releases the claimed deliveries not attempted, and if asked
+        claims the webhook's next due deliveries, all in one transaction."""
         schedule = self.rt.settings.webhook_retry_schedule
         now = utcnow()
+        recorded: list[dict[str, Any]] = []
         async with self.rt.sessions() as session, session.begin():
-            row = await session.get(WebhookDelivery, delivery_id)
-            hook = await session.get(Webhook, row.webhook_id) if row is not None else None
-            if row is None or hook is None:
-                return None
-            row.leased_until = None
-            if outcome is None:
-                row.status = DeliveryStatus.FAILED
-                row.attempts = [*row.attempts, _attempt(row.attempt, None, gave_up, 0.0, now)]
-                return await claim_next(session, hook.id, now, self._lease) if then_claim else None
-            row.attempt += 1
-            row.attempts = [
-                *row.attempts[-19:],
-                _attempt(row.attempt, outcome.status_code, outcome.error, outcome.duration_ms, now),
-            ]
-            result = "succeeded" if outcome.ok else "failed"
-            self.rt.telemetry.webhook_deliveries.labels(result).inc()
-            if outcome.ok:
-                row.status = DeliveryStatus.SUCCEEDED
-            elif outcome.status_code == 410:
-                row.status = DeliveryStatus.FAILED
-                _disable(session, hook, "the receiver answered 410 Gone")
-            elif row.attempt > len(schedule):
-                row.status = DeliveryStatus.FAILED
-                _disable(session, hook, f"{row.attempt} delivery attempts failed in a row")
-            else:
-                delay = schedule[row.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311
-                if outcome.retry_after is not None:
-                    delay = max(delay, outcome.retry_after)
-                row.next_attempt_at = now + timedelta(seconds=delay)
-            following = await claim_next(session, hook.id, now, self._lease) if then_claim else None
-        log.info(
-            "webhook.attempt",
-            delivery_id=delivery_id,
-            status_code=outcome.status_code,
-            result=result,
-        )
+            hook = await lock_webhook(session, claimed.webhook_id, wait=True)
+            if hook is None:
+                return None  # deleted, with its deliveries
+            for attempt in attempts:
+                row = attempt.delivery
+                if attempt.outcome is None:
+                    recorded.append(
+                        _row(row, DeliveryStatus.FAILED, row.attempt, row.next_attempt_at)
+                        | {"attempts": [*row.attempts, _entry(row.attempt, None, now)]}
+                    )
+                    continue
+                outcome = attempt.outcome
+                number = row.attempt + 1
+                next_attempt_at = row.next_attempt_at
+                self.rt.telemetry.webhook_deliveries.labels(attempt.result).inc()
+                if outcome.ok:
+                    status = DeliveryStatus.SUCCEEDED
+                elif outcome.status_code == 410:
+                    status = DeliveryStatus.FAILED
+                    _disable(session, hook, "the receiver answered 410 Gone")
+                elif number > len(schedule):
+                    status = DeliveryStatus.FAILED
+                    _disable(session, hook, f"{number} delivery attempts failed in a row")
+                else:
+                    status = DeliveryStatus.PENDING
+                    delay = schedule[number - 1] * random.uniform(0.8, 1.2)  # noqa: S311
+                    if outcome.retry_after is not None:
+                        delay = max(delay, outcome.retry_after)
+                    next_attempt_at = now + timedelta(seconds=delay)
+                recorded.append(
+                    _row(row, status, number, next_attempt_at)
+                    | {"attempts": [*row.attempts[-19:], _entry(number, outcome, now)]}
+                )
+            if recorded:
+                await session.execute(update(WebhookDelivery), recorded)
+            unsent = [d.id for d in claimed.deliveries[len(attempts) :]]
+            if unsent:
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(unsent))
+                    .values(leased_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            following = (
+                await claim_next(session, hook, now, self._lease, _CLAIM) if then_claim else None
+            )
+        for attempt in attempts:
+            if attempt.outcome is not None:
+                log.info(
+                    "webhook.attempt",
+                    delivery_id=attempt.delivery.id,
+                    status_code=attempt.outcome.status_code,
+                    result=attempt.result,
+                )
         return following
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    delivery: WebhookDelivery
+    outcome: Outcome | None
+    """None: not sent, given up (the webhook is disabled)."""
+
+    @property
+    def result(self) -> str:
+        return "succeeded" if self.outcome is not None and self.outcome.ok else "failed"
+
+
+def _row(
+    row: WebhookDelivery, status: DeliveryStatus, attempt: int, next_attempt_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": status,
+        "attempt": attempt,
+        "next_attempt_at": next_attempt_at,
+        "leased_until": None,
+    }
+
+
+def _entry(number: int, outcome: Outcome | None, at: datetime) -> dict[str, object]:
+    if outcome is None:
+        return _attempt(number, None, "the webhook is disabled", 0.0, at)
+    return _attempt(number, outcome.status_code, outcome.error, outcome.duration_ms, at)
 
 
 def _attempt(
