@@ -187,8 +187,11 @@ async def deliveries(
         return page.map(delivery_out)
 
 
-def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery:
-    now = utcnow()
+def new_delivery(
+    webhook_id: str, payload: dict[str, object], created_at: datetime | None = None
+) -> WebhookDelivery:
+    """A pending delivery, due now; deliveries of one webhook go in ``created_at`` order."""
+    now = created_at or utcnow()
     return WebhookDelivery(
         id=ids.delivery_id(),
         webhook_id=webhook_id,

@@ -155,14 +155,15 @@ class WebhookWorker:
             )
         ).all()
         now = utcnow()
-        for event in batch:
+        for number, event in enumerate(batch):
+            created_at = now + timedelta(microseconds=number)  # in the events' order
             for hook in hooks:
                 if (
                     hook.org_id == event.org_id
                     and hook.created_at <= event.created_at
                     and (ALL_EVENTS in hook.events or event.type in hook.events)
                 ):
-                    session.add(new_delivery(hook.id, dict(event.payload)))
+                    session.add(new_delivery(hook.id, dict(event.payload), created_at))
             event.dispatched_at = now
         return len(batch)
 
