@@ -66,6 +66,8 @@ class WebhookWorker:
         self.client = httpx.AsyncClient(timeout=rt.settings.webhook_timeout, follow_redirects=False)
         self._senders: dict[str, asyncio.Task[None]] = {}  # webhook id -> its sender
         self._tasks: list[asyncio.Task[None]] = []
+        self._finished: list[_Finished] = []  # what senders wait to have recorded
+        self._recorder: asyncio.Task[None] | None = None
         self._lease = timedelta(seconds=rt.settings.webhook_timeout + 5)
         self._send_time = timedelta(seconds=rt.settings.webhook_timeout + 1)
         """What one attempt may take: none starts unless the lease outlasts it."""
@@ -117,6 +119,9 @@ class WebhookWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._recorder is not None:  # what was sent gets recorded
+            with contextlib.suppress(Exception):
+                await self._recorder
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -233,66 +238,105 @@ class WebhookWorker:
         self, claimed: Claimed, attempts: list[_Attempt], then_claim: bool
     ) -> Claimed | None:
         """Records the attempts, releases the claimed deliveries not attempted, and if asked
-        claims the webhook's next due deliveries, all in one transaction."""
-        schedule = self.rt.settings.webhook_retry_schedule
+        claims the webhook's next due deliveries. Queued: one transaction records what every
+        sender finished meanwhile (a group commit), so ten busy webhooks do not take ten."""
+        finished: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
+        self._finished.append(_Finished(claimed, attempts, then_claim, finished))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_finished())
+        return await finished
+
+    async def _record_finished(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                results = await self._record(batch)
+            except Exception as exc:
+                for item in batch:
+                    if not item.result.done():
+                        item.result.set_exception(exc)
+                continue
+            for item, following in zip(batch, results, strict=True):
+                if not item.result.done():
+                    item.result.set_result(following)
+
+    async def _record(self, batch: list[_Finished]) -> list[Claimed | None]:
         now = utcnow()
-        recorded: list[dict[str, Any]] = []
+        following: dict[str, Claimed | None] = {}
         async with self.rt.sessions() as session, session.begin():
-            hook = await lock_webhook(session, claimed.webhook_id, wait=True)
-            if hook is None:
-                return None  # deleted, with its deliveries
-            for attempt in attempts:
-                row = attempt.delivery
-                if attempt.outcome is None:
-                    recorded.append(
-                        _row(row, DeliveryStatus.FAILED, row.attempt, row.next_attempt_at)
-                        | {"attempts": [*row.attempts, _entry(row.attempt, None, now)]}
+            for item in sorted(batch, key=lambda i: i.claimed.webhook_id):  # lock order
+                following[item.claimed.webhook_id] = await self._record_one(session, item, now)
+        for item in batch:
+            for attempt in item.attempts:
+                if attempt.outcome is not None:
+                    log.info(
+                        "webhook.attempt",
+                        delivery_id=attempt.delivery.id,
+                        status_code=attempt.outcome.status_code,
+                        result=attempt.result,
                     )
-                    continue
-                outcome = attempt.outcome
-                number = row.attempt + 1
-                next_attempt_at = row.next_attempt_at
-                self.rt.telemetry.webhook_deliveries.labels(attempt.result).inc()
-                if outcome.ok:
-                    status = DeliveryStatus.SUCCEEDED
-                elif outcome.status_code == 410:
-                    status = DeliveryStatus.FAILED
-                    _disable(session, hook, "the receiver answered 410 Gone")
-                elif number > len(schedule):
-                    status = DeliveryStatus.FAILED
-                    _disable(session, hook, f"{number} delivery attempts failed in a row")
-                else:
-                    status = DeliveryStatus.PENDING
-                    delay = schedule[number - 1] * random.uniform(0.8, 1.2)  # noqa: S311
-                    if outcome.retry_after is not None:
-                        delay = max(delay, outcome.retry_after)
-                    next_attempt_at = now + timedelta(seconds=delay)
-                recorded.append(
-                    _row(row, status, number, next_attempt_at)
-                    | {"attempts": [*row.attempts[-19:], _entry(number, outcome, now)]}
-                )
-            if recorded:
-                await session.execute(update(WebhookDelivery), recorded)
-            unsent = [d.id for d in claimed.deliveries[len(attempts) :]]
-            if unsent:
-                await session.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(unsent))
-                    .values(leased_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-            following = (
-                await claim_next(session, hook, now, self._lease, _CLAIM) if then_claim else None
-            )
+        return [following[item.claimed.webhook_id] for item in batch]
+
+    async def _record_one(
+        self, session: AsyncSession, item: _Finished, now: datetime
+    ) -> Claimed | None:
+        schedule = self.rt.settings.webhook_retry_schedule
+        claimed, attempts = item.claimed, item.attempts
+        recorded: list[dict[str, Any]] = []
+        hook = await lock_webhook(session, claimed.webhook_id, wait=True)
+        if hook is None:
+            return None  # deleted, with its deliveries
         for attempt in attempts:
-            if attempt.outcome is not None:
-                log.info(
-                    "webhook.attempt",
-                    delivery_id=attempt.delivery.id,
-                    status_code=attempt.outcome.status_code,
-                    result=attempt.result,
+            row = attempt.delivery
+            if attempt.outcome is None:
+                recorded.append(
+                    _row(row, DeliveryStatus.FAILED, row.attempt, row.next_attempt_at)
+                    | {"attempts": [*row.attempts, _entry(row.attempt, None, now)]}
                 )
-        return following
+                continue
+            outcome = attempt.outcome
+            number = row.attempt + 1
+            next_attempt_at = row.next_attempt_at
+            self.rt.telemetry.webhook_deliveries.labels(attempt.result).inc()
+            if outcome.ok:
+                status = DeliveryStatus.SUCCEEDED
+            elif outcome.status_code == 410:
+                status = DeliveryStatus.FAILED
+                _disable(session, hook, "the receiver answered 410 Gone")
+            elif number > len(schedule):
+                status = DeliveryStatus.FAILED
+                _disable(session, hook, f"{number} delivery attempts failed in a row")
+            else:
+                status = DeliveryStatus.PENDING
+                delay = schedule[number - 1] * random.uniform(0.8, 1.2)  # noqa: S311
+                if outcome.retry_after is not None:
+                    delay = max(delay, outcome.retry_after)
+                next_attempt_at = now + timedelta(seconds=delay)
+            recorded.append(
+                _row(row, status, number, next_attempt_at)
+                | {"attempts": [*row.attempts[-19:], _entry(number, outcome, now)]}
+            )
+        if recorded:
+            await session.execute(update(WebhookDelivery), recorded)
+        unsent = [d.id for d in claimed.deliveries[len(attempts) :]]
+        if unsent:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(unsent))
+                .values(leased_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        if not item.then_claim:
+            return None
+        return await claim_next(session, hook, now, self._lease, _CLAIM)
+
+
+@dataclass(frozen=True)
+class _Finished:
+    claimed: Claimed
+    attempts: list[_Attempt]
+    then_claim: bool
+    result: asyncio.Future[Claimed | None]
 
 
 @dataclass(frozen=True)
