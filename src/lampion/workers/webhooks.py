@@ -7,14 +7,15 @@ net (a crashed replica's leases run out). Each pass (1) fans new outbox events o
 delivery row per subscribed webhook; (2) starts a sender for each webhook with a due delivery
 and no sender yet, up to ``webhook_concurrency`` at once.
 
-A sender sends one webhook's deliveries one at a time, oldest first, and claims the next in
-the transaction that records a 2xx, so they go back to back. A claim leases the delivery
-under the webhook's row lock and is refused while another of its deliveries is leased, so
+A sender sends one webhook's deliveries one at a time, oldest first, each as soon as the
+previous one is acknowledged. It claims (leases) up to ``_CLAIM`` due deliveries at once under
+the webhook's row lock, and none while another of the webhook's deliveries is leased, so
 several control planes on one PostgreSQL store deliver each attempt once and each webhook's
-events in order. After a failed attempt the sender pauses before the next one, so a failing
-receiver gets about one attempt a second; a slow receiver delays only itself. A delivery is
-done only after a 2xx; a crash leaves a lease that runs out, and it is sent again with the
-same webhook-id.
+events in order; the transaction that records what it sent claims the next ones, and one
+transaction records what every sender finished meanwhile. After a failed attempt the sender
+pauses before the webhook's next delivery, so a failing receiver gets about one attempt a
+second; a slow receiver delays only itself. A delivery is done only after a 2xx; a crash
+leaves a lease that runs out, and it is sent again with the same webhook-id.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ _FAN_OUT_BATCH = 500
 _CLAIM = 20
 """Deliveries of one webhook claimed (leased) at once; sent one after another."""
 _PAUSE_AFTER_FAILURE = 1.0
+_GATHER = 0.01
+"""Seconds a wake-up waits for more events, so that a stream of them takes fewer passes."""
 _TURN = 200
 """Deliveries a sender makes in a row before it hands its slot back, so that with more
 webhooks than ``webhook_concurrency`` the longest waiting go next."""
@@ -138,6 +141,7 @@ class WebhookWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), wait)
+                await asyncio.sleep(_GATHER)
 
     async def fan_out(self, session: AsyncSession) -> int:
         """Turns up to a batch of new events into deliveries; returns how many events."""
