@@ -28,7 +28,7 @@ from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
-from lampion.services import ratelimit
+from lampion.services import events, ratelimit
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
@@ -61,9 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
             workers.every("sampler", settings.metrics_interval, Sampler(runtime).run_once)
+            events.signal_commits(runtime.sessions, runtime.webhooks_due.set)
             webhook_worker = WebhookWorker(runtime)
             app.state.webhook_worker = webhook_worker
-            workers.every("webhooks", settings.webhook_interval, webhook_worker.run_once)
+            webhook_worker.start()
             if settings.proxy_enabled:
                 proxy = ProxyServer(runtime)
                 await proxy.start()

@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     """Serve GET /metrics (Prometheus) without an API key."""
 
-    webhook_interval: float = Field(1.0, ge=0)
-    """Seconds between webhook worker passes; 0 switches delivery off."""
+    webhook_interval: float = Field(10.0, ge=0)
+    """Seconds between the webhook worker's safety-net passes (committed events wake it at
+    once, on every replica of a PostgreSQL store, and it wakes itself for retries); 0
+    switches delivery off."""
     webhook_timeout: float = Field(10.0, gt=0)
     webhook_retry_schedule: Annotated[list[float], NoDecode] = [
         5,
@@ -57,6 +59,7 @@ class Settings(BaseSettings):
     ]
     """Seconds before each retry (with jitter); when exhausted the webhook is disabled."""
     webhook_concurrency: int = Field(16, ge=1)
+    """Webhooks delivered to at once, each one delivery at a time, in order."""
     webhook_allow_private: bool = False
     """Allow webhook URLs on loopback, private, link-local… addresses (tests, trusted LANs)."""
     webhook_allowed_cidrs: Annotated[list[str], NoDecode] = []

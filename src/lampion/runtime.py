@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,9 @@ class Runtime:
     telemetry: Telemetry = field(default_factory=Telemetry)
     pools: Pools = field(default_factory=Pools)
     meter: Meter = field(init=False)
+    webhooks_due: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when webhook deliveries may be due: events committed in this process or, on a
+    PostgreSQL store, notified by another replica (see ``workers/webhooks.py``)."""
 
     def __post_init__(self) -> None:
         self.meter = Meter(self.sessions)

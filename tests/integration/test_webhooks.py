@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
@@ -352,3 +353,119 @@ async def test_two_control_planes_deliver_each_event_once(
     assert len(ids) == len(set(ids)) == 20
     assert sorted(d.payload["data"]["id"] for d in deliveries) == sorted(sent)
     assert hook["id"]
+
+
+# --- volume: back-to-back delivery and wake-ups instead of polling
+
+QUIET = {**FAST, "webhook_interval": 60}
+"""A safety-net pass only every minute: only a wake-up explains prompt delivery."""
+PROMPT = 10.0
+"""Seconds within which a woken worker delivers, far below the safety-net interval."""
+
+
+@pytest.fixture(scope="module")
+async def quiet_app(workdir: Path, templates_dir: Path) -> AsyncIterator[FastAPI]:
+    async with running_app(
+        make_settings(workdir / "data-hooks-quiet", templates_dir, **QUIET)
+    ) as app:
+        yield app
+
+
+async def test_events_committed_wake_the_worker_in_process(
+    quiet_app: FastAPI, receiver: Receiver
+) -> None:
+    """SQLite store: the commit that wrote the event wakes this process's worker."""
+    key = await make_key(quiet_app.state.runtime.sessions, "org-quiet-wake")
+    async with client_for(quiet_app, key) as client:
+        await client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/woken"), "events": ["api_key.created"]}
+        )
+        created = (await client.post("/v1/api_keys", json={"name": "wakes"})).json()
+
+    async def delivered() -> bool:
+        return len(receiver.at("/woken")) == 1
+
+    await eventually(delivered, PROMPT, "the event to be delivered without a polling pass")
+    assert receiver.at("/woken")[0].payload["data"]["id"] == created["id"]
+
+
+async def test_fifty_events_arrive_in_order_and_all(quiet_app: FastAPI, receiver: Receiver) -> None:
+    """Written in one transaction, so one wake-up: each goes as soon as the previous one is
+    acknowledged, not one per pass."""
+    from lampion.event_types import EventType
+    from lampion.services import events, orgs
+
+    sessions = quiet_app.state.runtime.sessions
+    key = await make_key(sessions, "org-quiet-fifty")
+    async with client_for(quiet_app, key) as client:
+        created = await client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/fifty"), "events": ["*"]}
+        )
+        assert created.status_code == 201, created.text
+    async with sessions() as session, session.begin():
+        org = await orgs.get_or_create(session, "org-quiet-fifty")
+        sent = [
+            events.emit(session, org.id, EventType.WEBHOOK_TEST, {"seq": seq}).id
+            for seq in range(50)
+        ]
+
+    async def all_arrived() -> bool:
+        return len(receiver.at("/fifty")) >= 50
+
+    await eventually(all_arrived, PROMPT * 2, "50 deliveries, one after another")
+    assert [r.headers["webhook-id"] for r in receiver.at("/fifty")] == sent
+
+
+async def test_a_notification_from_another_control_plane_wakes_the_worker(
+    workdir: Path, templates_dir: Path, metadata_pg: Any, receiver: Receiver
+) -> None:
+    """PostgreSQL store: control plane A (no webhook worker of its own) writes the event; B's
+    worker, which would poll only once a minute, is woken by A's NOTIFY."""
+    from tests.support.apps import new_store_url
+
+    store = await new_store_url("postgres", workdir, metadata_pg)
+    shared = {**QUIET, "database_url": store, "master_key": Fernet.generate_key().decode()}
+    writer = make_settings(
+        workdir / "data-hooks-writer", templates_dir, **{**shared, "webhook_interval": 0}
+    )
+    deliverer = make_settings(workdir / "data-hooks-deliverer", templates_dir, **shared)
+    async with running_app(writer) as app_a, running_app(deliverer):
+        key = await make_key(app_a.state.runtime.sessions, "org-notified")
+        async with client_for(app_a, key) as client:
+            hook = await client.post(
+                "/v1/orgs/webhooks",
+                json={"url": receiver.url("/notified"), "events": ["api_key.created"]},
+            )
+            assert hook.status_code == 201, hook.text
+            created = [
+                (await client.post("/v1/api_keys", json={"name": f"n{i}"})).json()["id"]
+                for i in range(3)
+            ]
+
+            async def delivered() -> bool:
+                return len(receiver.at("/notified")) == 3
+
+            await eventually(delivered, PROMPT, "B's worker to be woken by A's NOTIFY")
+    assert [r.payload["data"]["id"] for r in receiver.at("/notified")] == created
+
+
+async def test_x_lampion_signature_is_keyed_with_the_whole_secret_string(
+    webhook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """As the README says: HMAC-SHA256 of the raw body, keyed with the `whsec_…` string's
+    UTF-8 bytes as shown at creation (not the base64-decoded bytes webhook-signature uses)."""
+    import base64
+
+    hook = (
+        await webhook_client.post(
+            "/v1/orgs/webhooks", json={"url": receiver.url("/seed-signed"), "events": ["*"]}
+        )
+    ).json()
+    await webhook_client.post(f"/v1/orgs/webhooks/{hook['id']}/test")
+    (delivery,) = await receiver.wait("/seed-signed", 1)
+    header = {k.lower(): v for k, v in delivery.headers.items()}["x-lampion-signature"]
+    secret: str = hook["secret"]
+    documented = hmac.new(secret.encode("utf-8"), delivery.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(header, f"sha256={documented}")
+    decoded = base64.b64decode(secret.removeprefix("whsec_"))
+    assert header != f"sha256={hmac.new(decoded, delivery.body, hashlib.sha256).hexdigest()}"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lampion import ids
 from lampion.errors import InvalidRequest, NotFound
@@ -182,8 +187,11 @@ async def deliveries(
         return page.map(delivery_out)
 
 
-def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery:
-    now = utcnow()
+def new_delivery(
+    webhook_id: str, payload: dict[str, object], created_at: datetime | None = None
+) -> WebhookDelivery:
+    """A pending delivery, due now; deliveries of one webhook go in ``created_at`` order."""
+    now = created_at or utcnow()
     return WebhookDelivery(
         id=ids.delivery_id(),
         webhook_id=webhook_id,
@@ -195,6 +203,105 @@ def new_delivery(webhook_id: str, payload: dict[str, object]) -> WebhookDelivery
         next_attempt_at=now,
         attempts=[],
         created_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Deliveries of one webhook leased to this worker, oldest first, with what sending them
+    needs of the webhook."""
+
+    webhook_id: str
+    deliveries: list[WebhookDelivery]
+    leased_until: datetime
+    url: str
+    secret_enc: str
+    enabled: bool
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return (
+        (WebhookDelivery.status == DeliveryStatus.PENDING)
+        & (WebhookDelivery.next_attempt_at <= now)
+        & (WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
+    )
+
+
+async def webhooks_with_due_deliveries(
+    session: AsyncSession, now: datetime, exclude: set[str], limit: int
+) -> list[str]:
+    """Up to ``limit`` webhooks (not in ``exclude``) with a due delivery nobody holds, the
+    longest waiting first."""
+    oldest = func.min(WebhookDelivery.created_at)
+    rows = await session.execute(
+        select(WebhookDelivery.webhook_id)
+        .where(_due(now), WebhookDelivery.webhook_id.not_in(exclude))
+        .group_by(WebhookDelivery.webhook_id)
+        .order_by(oldest)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def lock_webhook(session: AsyncSession, webhook_id: str, *, wait: bool) -> Webhook | None:
+    """The webhook, its row locked until the transaction ends (claims for one webhook take
+    turns); None if it is gone or, unless ``wait``, locked by another transaction. Lock the
+    webhook before its deliveries, as every claim does."""
+    hook: Webhook | None = await session.scalar(
+        select(Webhook)
+        .where(Webhook.id == webhook_id)
+        .with_for_update(key_share=True, skip_locked=not wait)
+    )
+    return hook
+
+
+async def claim_next(
+    session: AsyncSession, hook: Webhook, now: datetime, lease: timedelta, limit: int
+) -> Claimed | None:
+    """Leases the oldest due deliveries (up to ``limit``) of a webhook locked with
+    ``lock_webhook``, unless another of its deliveries is leased (being sent, here or by
+    another replica): one sender at a time per webhook, in order. Due deliveries locked by
+    another transaction are skipped, never waited for."""
+    other = aliased(WebhookDelivery)
+    held = (
+        select(other.id)
+        .where(
+            other.webhook_id == hook.id,
+            other.status == DeliveryStatus.PENDING,
+            other.leased_until >= now,
+        )
+        .exists()
+    )
+    deliveries = list(
+        (
+            await session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == hook.id, _due(now), ~held)
+                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+    if not deliveries:
+        return None
+    leased_until = now + lease
+    await session.execute(
+        update_rows(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([d.id for d in deliveries]))
+        .values(leased_until=leased_until)
+        .execution_options(synchronize_session=False)
+    )
+    return Claimed(hook.id, deliveries, leased_until, hook.url, hook.secret_enc, hook.enabled)
+
+
+async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the earliest retry scheduled after ``now`` falls due."""
+    return await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at)).where(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at > now,
+        )
     )
 
 

@@ -34,6 +34,9 @@ def check_secret(secret: str) -> None:
 
 
 def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """``webhook-signature`` is keyed with the secret's decoded bytes (``signing_key``) and
+    signs ``id.timestamp.body``; ``X-Lampion-Signature`` is keyed with the whole ``whsec_…``
+    string's UTF-8 bytes, as shown to the user, and signs the body alone."""
     to_sign = f"{message_id}.{timestamp}.".encode() + body
     standard = hmac.new(signing_key(secret), to_sign, hashlib.sha256).digest()
     seed = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
