@@ -106,8 +106,8 @@ async def test_a_failed_clone_keeps_nothing(
     before = (await branching_client.get(f"{base}/branches")).json()
     data_dirs = await runtime.storage.branch_ids()
     running = set(await runtime.compute.running_endpoints())
-    no_space = StorageError("No space left on device")
-    with failing_storage(runtime, clone_running=no_space, clone_stopped=no_space) as storage:
+    broken = StorageError("Input/output error")  # a full disk is a 507: see test_faults.py
+    with failing_storage(runtime, clone_running=broken, clone_stopped=broken) as storage:
         response = await branching_client.post(f"{base}/branches", json={"name": "doomed"})
     assert storage.failed == ["clone_running"]  # the parent runs
     assert response.status_code == 503, response.text

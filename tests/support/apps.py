@@ -36,10 +36,15 @@ def free_port() -> int:
     return port
 
 
+_PORT_BLOCKS_FROM, _PORT_BLOCKS_TO, _PORT_BLOCK = 20000, 65000, 200
+
+
 def port_block() -> tuple[int, int]:
-    """A distinct compute port range for each app a test session starts."""
-    start = 56000 + next(_port_blocks) * 200
-    return start, start + 199
+    """A compute port range for each app a test session starts, distinct from the last 225
+    apps' (the allocator skips any port something already listens on)."""
+    blocks = (_PORT_BLOCKS_TO - _PORT_BLOCKS_FROM) // _PORT_BLOCK
+    start = _PORT_BLOCKS_FROM + next(_port_blocks) % blocks * _PORT_BLOCK
+    return start, start + _PORT_BLOCK - 1
 
 
 def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> Settings:
