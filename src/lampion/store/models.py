@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lampion.event_types import EventType
@@ -38,6 +49,7 @@ class Plan(Base):
     transfer_gb_usd: Mapped[float] = mapped_column(Float)
     api_requests_per_hour: Mapped[int] = mapped_column(Integer)
     api_burst: Mapped[int] = mapped_column(Integer)
+    max_history_retention_seconds: Mapped[int] = mapped_column(Integer, default=86_400)
 
 
 class MetricsSnapshot(Base):
@@ -107,6 +119,9 @@ class Project(Base):
     state: Mapped[ProjectState] = mapped_column(
         StrEnumColumn(ProjectState, 16), default=ProjectState.PROVISIONING
     )
+    history_retention_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """How far back branches can be made or restored; None: LAMPION_HISTORY_RETENTION,
+    capped by the plan."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -115,6 +130,7 @@ class Branch(Base):
     __table_args__ = (
         Index("uq_branches_project_name", "project_id", "name", unique=True),
         Index("ix_branches_project_created", "project_id", "created_at", "id"),
+        Index("ix_branches_expires_at", "expires_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -125,6 +141,11 @@ class Branch(Base):
     state: Mapped[BranchState] = mapped_column(
         StrEnumColumn(BranchState, 16), default=BranchState.PROVISIONING
     )
+    parent_lsn: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The parent's WAL position this branch was made at (``0/16B3748``), when made at a point."""
+    parent_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
