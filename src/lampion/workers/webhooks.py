@@ -201,10 +201,10 @@ class WebhookWorker:
         except Exception as exc:  # its leases run out, and a pass takes over
             log.error("webhook.sender_failed", webhook_id=webhook_id, error=str(exc)[:300])
         finally:
-            crowded = len(self._senders) >= self.rt.settings.webhook_concurrency
             self._senders.pop(webhook_id, None)
-        if crowded or sent >= _TURN:
-            self.rt.webhooks_due.set()  # a slot is free: a pass picks who goes next
+        # Another pass: a slot is free for whoever waits, and a delivery fanned out for this
+        # webhook after its last claim (while passes skipped it, since it had a sender) is due.
+        self.rt.webhooks_due.set()
 
     async def _deliver(self, claimed: Claimed) -> tuple[list[_Attempt], bool]:
         """Sends the claimed deliveries in order while the receiver acknowledges them and the
