@@ -300,7 +300,7 @@ async def _delete(
         rt.locks.exclusive(endpoint_key, f"branch {branch.name}"),
     ):
         async with rt.sessions() as session, session.begin():
-            row = await session.get(Branch, branch.id)
+            row = await session.get(Branch, branch.id, with_for_update=True)
             if row is None:
                 raise NotFound(f"Branch {branch.name} not found")
             if row.state == BranchState.PROVISIONING:
@@ -338,7 +338,7 @@ async def update(
             raise NotFound(f"Branch {branch_ref} not found")
     try:
         async with rt.sessions() as session, session.begin():
-            row = await session.get(Branch, branch.id)
+            row = await session.get(Branch, branch.id, with_for_update=True)
             if row is None or row.state == BranchState.DELETING:
                 raise NotFound(f"Branch {branch_ref} not found")
             if "expires_at" in changes:
