@@ -30,6 +30,7 @@ from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.services import events, ratelimit
 from lampion.workers.autosuspend import AutoSuspender
+from lampion.workers.expiry import ExpiryWorker
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
 from lampion.workers.sampler import Sampler
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers.every(
                 "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
             )
+            workers.every("expiry", settings.expiry_interval, ExpiryWorker(runtime).run_once)
             workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
             workers.every("sampler", settings.metrics_interval, Sampler(runtime).run_once)
             events.signal_commits(runtime.sessions, runtime.webhooks_due.set)

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     """Seconds between reconciler passes; 0 switches the worker off."""
     autosuspend_interval: float = Field(5.0, ge=0)
     """Seconds between auto-suspend checks; 0 switches the worker off."""
+    expiry_interval: float = Field(30.0, ge=0)
+    """Seconds between passes deleting expired branches; 0 switches the worker off."""
     provisioning_grace: float = Field(600.0, gt=0)
     """A create still unfinished after this long was cut short by a crash: undo it."""
 

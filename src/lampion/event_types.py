@@ -11,6 +11,7 @@ class EventType(StrEnum):
     PROJECT_DELETED = "project.deleted"
     BRANCH_CREATED = "branch.created"
     BRANCH_DELETED = "branch.deleted"
+    BRANCH_EXPIRED = "branch.expired"
     ENDPOINT_SUSPENDED = "endpoint.suspended"
     ENDPOINT_RESUMED = "endpoint.resumed"
     ENDPOINT_UPDATED = "endpoint.updated"

@@ -23,12 +23,13 @@ STATE_CHANGES = {
     "database.created", "database.deleted", "role.created", "role.deleted",
     "extension.installed", "extension.uninstalled", "allowlist.updated",
     "api_key.created", "api_key.revoked",
+    "branch.expired",
 }  # fmt: skip
-"""The 17 state changes the README lists, besides webhook.disabled and webhook.test."""
+"""The 18 state changes the README lists, besides webhook.disabled and webhook.test."""
 
 
 def test_event_types_are_exactly_the_documented_ones() -> None:
-    assert len(STATE_CHANGES) == 17
+    assert len(STATE_CHANGES) == 18
     assert {t.value for t in EventType} == STATE_CHANGES | {"webhook.disabled", "webhook.test"}
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
 from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
-from lampion.schemas.branches import Branch, BranchCreate, BranchCreated
-from lampion.services import branches
+from lampion.schemas.branches import Branch, BranchCreate, BranchCreated, BranchUpdate, SchemaDiff
+from lampion.services import branches, schema_diff
 
 router = APIRouter(prefix="/v1/projects/{project_id}/branches", tags=["Branches"])
 
@@ -61,3 +63,29 @@ async def delete_branch(
     branches with children cannot be deleted (409)."""
     await branches.delete_branch(rt, principal, project_id, branch_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/{branch_id}", response_model=Branch, responses=errors(400, 404, 409))
+async def update_branch(
+    project_id: str, branch_id: str, body: BranchUpdate, rt: RuntimeDep, principal: PrincipalDep
+) -> Branch:
+    """Rename a branch, set or clear (`null`) its expiry, protect or unprotect it. A protected
+    branch refuses delete, restore, reset and expiry; the primary branch never expires."""
+    return await branches.update(rt, principal, project_id, branch_id, body)
+
+
+@router.get(
+    "/{branch_id}/compare_schema", response_model=SchemaDiff, responses=errors(400, 404, 503)
+)
+async def compare_schema(
+    project_id: str,
+    branch_id: str,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    base_branch_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    database: Annotated[str, Query(min_length=1, max_length=63)] = "postgres",
+) -> SchemaDiff:
+    """Unified diff from the base branch's schema (default: the parent's) to this branch's,
+    as schema-only pg_dumps of `database`; empty when equal. Wakes suspended computes."""
+    diff = await schema_diff.compare(rt, principal, project_id, branch_id, base_branch_id, database)
+    return SchemaDiff(diff=diff)

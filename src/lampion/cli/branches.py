@@ -8,7 +8,7 @@ import typer
 
 from lampion.cli.connect import connect
 from lampion.cli.options import KeyOption, OutputOption, ProjectOption, UrlOption
-from lampion.cli.output import emit, plain, spinner
+from lampion.cli.output import Output, emit, plain, spinner
 from lampion.schemas.branches import BranchCreated
 
 app = typer.Typer(
@@ -70,3 +70,69 @@ def delete(
     """Delete a branch, its compute and its data."""
     with connect(api_url, api_key) as api:
         api.branches.delete(api.resolve_project(project), branch, if_exists=if_exists)
+
+
+BranchArgument = Annotated[str, typer.Argument(help="Branch id or name")]
+
+
+@app.command("set-expiration")
+def set_expiration(
+    branch: BranchArgument,
+    project: ProjectOption,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When it deletes itself (RFC 3339, e.g. 2030-01-01T00:00:00Z)"),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Never expire")] = False,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Set when a branch deletes itself, or clear it."""
+    if (at is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --at TIME and --clear")
+    with connect(api_url, api_key) as api:
+        updated = api.branches.update(
+            api.resolve_project(project), branch, expires_at=at, clear_expiration=clear
+        )
+        emit(updated, output, ["id", "name", "expires_at", "protected"])
+
+
+@app.command("protect")
+def protect(
+    branch: BranchArgument,
+    project: ProjectOption,
+    off: Annotated[bool, typer.Option("--off", help="Remove the protection")] = False,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Protect a branch: it refuses delete, restore, reset and expiry (--off undoes it)."""
+    with connect(api_url, api_key) as api:
+        updated = api.branches.update(api.resolve_project(project), branch, protected=not off)
+        emit(updated, output, ["id", "name", "expires_at", "protected"])
+
+
+@app.command("schema-diff")
+def schema_diff(
+    branch: BranchArgument,
+    project: ProjectOption,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Branch compared against (default: the parent)")
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", "-d", help="Database (default: postgres)")
+    ] = None,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Print the unified diff of the two branches' schemas (nothing when equal)."""
+    with connect(api_url, api_key) as api:
+        result = api.branches.compare_schema(
+            api.resolve_project(project), branch, base=base, database=database
+        )
+    if output in (Output.json, Output.yaml):
+        emit(result, output)
+    else:
+        typer.echo(result.diff, nl=False)

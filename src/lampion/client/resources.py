@@ -4,6 +4,7 @@ answer; `binding` makes them sync, async or described methods."""
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Any, Literal
 
 from lampion.client import calls as call
@@ -11,7 +12,7 @@ from lampion.client.binding import M, Resource, operation
 from lampion.client.calls import Call, present, segment
 from lampion.client.errors import ConflictError, NotFoundError
 from lampion.schemas.api_keys import ApiKey, ApiKeyCreated
-from lampion.schemas.branches import Branch, BranchCreated
+from lampion.schemas.branches import Branch, BranchCreated, SchemaDiff
 from lampion.schemas.endpoints import Endpoint, EndpointState
 from lampion.schemas.metrics import LiveMetrics, OrgUsage, Snapshot
 from lampion.schemas.metrics import Usage as ProjectUsage
@@ -74,11 +75,15 @@ class Branches(Resource[M]):
     @operation
     def create(
         self, project_id: str, name: str, *, parent: str | None = None,
-        if_not_exists: bool = False,
+        if_not_exists: bool = False, expires_at: datetime | str | None = None,
+        protected: bool | None = None,
     ) -> Call[BranchCreated | None]:  # fmt: skip
         """Create a branch from ``parent`` (id or name; default the primary branch). None
         when ``if_not_exists`` and a branch of that name exists."""
-        body = present(name=name, parent_id=parent or None)
+        body = present(
+            name=name, parent_id=parent or None, expires_at=_rfc3339(expires_at),
+            protected=protected,
+        )  # fmt: skip
         created = call.post(f"{_project(project_id)}/branches", BranchCreated, body)
         return created.tolerating(ConflictError if if_not_exists else None)
 
@@ -86,6 +91,39 @@ class Branches(Resource[M]):
     def delete(self, project_id: str, branch: str, *, if_exists: bool = False) -> Call[None]:
         path = f"{_project(project_id)}/branches/{segment(branch)}"
         return call.delete(path).tolerating(NotFoundError if if_exists else None)
+
+    @operation
+    def update(
+        self, project_id: str, branch: str, *, name: str | None = None,
+        expires_at: datetime | str | None = None, clear_expiration: bool = False,
+        protected: bool | None = None,
+    ) -> Call[Branch]:  # fmt: skip
+        """Rename, set the expiry (``clear_expiration`` removes it) or (un)protect a branch."""
+        body: dict[str, Any] = present(
+            name=name, expires_at=_rfc3339(expires_at), protected=protected
+        )
+        if clear_expiration:
+            body["expires_at"] = None
+        return Call(
+            "PATCH", f"{_project(project_id)}/branches/{segment(branch)}", Branch, json=body
+        )
+
+    @operation
+    def compare_schema(
+        self, project_id: str, branch: str, *, base: str | None = None,
+        database: str | None = None,
+    ) -> Call[SchemaDiff]:  # fmt: skip
+        """Unified diff of the schemas of ``base`` (default the parent) and ``branch``."""
+        path = f"{_project(project_id)}/branches/{segment(branch)}/compare_schema"
+        return call.get(path, SchemaDiff, base_branch_id=base, database=database)
+
+
+def _rfc3339(moment: datetime | str | None) -> str | None:
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("expires_at needs a time zone")
+        return moment.isoformat()
+    return moment
 
 
 class Endpoints(Resource[M]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 from lampion.compute.base import AdminTarget
@@ -49,3 +50,29 @@ async def stream_dump(
     errors = (await stderr_task).decode(errors="replace").strip()
     if process.returncode != 0:
         raise DumpFailed(errors.splitlines()[-1] if errors else f"exit {process.returncode}")
+
+
+_VARYING_LINE = re.compile(
+    r"^(\\restrict |\\unrestrict |-- Dumped (from|by) |-- Started on |-- Completed on )"
+)
+"""Lines that differ between two dumps of the same schema: newer pg_dump's random
+``\\restrict`` keys, and version or time comments."""
+
+
+async def schema_text(install: PgInstall, target: AdminTarget, database: str) -> str:
+    """The whole schema-only dump of a database, without the lines that always differ."""
+    process = await asyncio.create_subprocess_exec(
+        str(install.tool("pg_dump")),
+        "--no-password",
+        "--format=plain",
+        "--schema-only",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=client_environment(target, database),
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        errors = err.decode(errors="replace").strip()
+        raise DumpFailed(errors.splitlines()[-1] if errors else f"exit {process.returncode}")
+    lines = out.decode(errors="replace").splitlines(keepends=True)
+    return "".join(line for line in lines if not _VARYING_LINE.match(line))

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, Field, Strict
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
 from lampion.schemas.connection import ConnectionInfo
 from lampion.states import BranchState
+
+
+def _rfc3339_text(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string, e.g. 2030-01-01T00:00:00Z")
+    return value
+
+
+ExpiryTime = Annotated[
+    Annotated[AwareDatetime, Strict(False)] | None,
+    BeforeValidator(_rfc3339_text),
+    Field(
+        examples=["2030-01-01T00:00:00Z"],
+        description="When the branch deletes itself (RFC 3339 with a zone, in the future)",
+    ),
+]
 
 
 class BranchCreate(RequestModel):
@@ -15,6 +33,23 @@ class BranchCreate(RequestModel):
         None,
         examples=["br-main123"],
         description="Parent branch id (or name); default the primary branch",
+    )
+    expires_at: ExpiryTime = None
+    protected: bool = Field(False, description="Refuse delete, restore, reset and expiry")
+
+
+class BranchUpdate(RequestModel):
+    """Fields left out stay as they are; `expires_at: null` clears the expiry."""
+
+    name: Name | None = Field(None, examples=["staging-2"])
+    expires_at: ExpiryTime = None
+    protected: bool | None = Field(None, examples=[True])
+
+
+class SchemaDiff(ResponseModel):
+    diff: str = Field(
+        examples=["--- a/main\n+++ b/dev\n@@ -1 +1,2 @@\n"],
+        description="Unified diff of the two schema-only dumps; empty when they are equal",
     )
 
 
@@ -26,6 +61,8 @@ class Branch(ResponseModel):
     parent_id: str | None = None
     state: BranchState = Field(examples=["ready"])
     endpoint_id: str | None = Field(None, examples=["ep-abc"])
+    expires_at: Timestamp | None = None
+    protected: bool = False
     created_at: Timestamp
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lampion import ids
+from lampion import clock, ids
 from lampion.errors import Conflict, InvalidRequest, NotFound
 from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
-from lampion.schemas.branches import BranchCreate, BranchCreated
+from lampion.schemas.branches import BranchCreate, BranchCreated, BranchUpdate
 from lampion.services import computes, events, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
@@ -45,8 +47,36 @@ def _out(branch: Branch, endpoint_id: str | None) -> BranchOut:
         parent_id=branch.parent_id,
         state=branch.state,
         endpoint_id=endpoint_id,
+        expires_at=branch.expires_at,
+        protected=branch.protected,
         created_at=branch.created_at,
     )
+
+
+def require_unprotected(branch: Branch, action: str) -> None:
+    """The one rule for protected branches: they refuse delete, restore, reset and expiry.
+    ``action`` is the verb refused, e.g. "delete"."""
+    if branch.protected:
+        raise Conflict(
+            f"Branch {branch.name} is protected; unprotect it before you {action} it",
+            details={"reason": "protected", "branch_id": branch.id, "action": action},
+        )
+
+
+def check_expiry(branch_is_primary: bool, expires_at: datetime | None) -> None:
+    """An expiry lies in the future, and the primary branch never expires."""
+    if expires_at is None:
+        return
+    if branch_is_primary:
+        raise InvalidRequest(
+            "The primary branch never expires",
+            details={"field": "expires_at", "reason": "primary_branch"},
+        )
+    if expires_at <= clock.now():
+        raise InvalidRequest(
+            "expires_at must be in the future",
+            details={"field": "expires_at", "value": expires_at.isoformat()},
+        )
 
 
 async def find(session: AsyncSession, project_id: str, id_or_name: str) -> Branch | None:
@@ -114,15 +144,14 @@ async def create(
             raise Conflict(f"Branch {parent.name} is {parent.state}; it cannot be branched now")
         if await find(session, project.id, body.name) is not None:
             raise Conflict(f"A branch named {body.name!r} already exists in this project")
+        check_expiry(False, body.expires_at)
     password = ids.password()
     parent_spec = computes.spec_for(rt, parent_endpoint, project.pg_version)
     async with (
         rt.locks.shared(project.id, f"project {project.id}"),
         rt.locks.shared(parent_endpoint.id, f"endpoint {parent_endpoint.id}"),
     ):
-        branch, endpoint = await _insert_rows(
-            rt, project, parent, parent_endpoint, body.name, password
-        )
+        branch, endpoint = await _insert_rows(rt, project, parent, parent_endpoint, body, password)
         made = provisioning.Footprint(
             specs=[computes.spec_for(rt, endpoint, project.pg_version)], branch_ids=[branch.id]
         )
@@ -164,9 +193,11 @@ async def _insert_rows(
     project: Project,
     parent: Branch,
     parent_endpoint: Endpoint,
-    name: str,
+    body: BranchCreate,
     password: str,
 ) -> tuple[Branch, Endpoint]:
+    name = body.name
+
     async def add(session: AsyncSession, port: int) -> tuple[Branch, Endpoint]:
         await plans.check_new_branch(session, project.org_id, project.id)
         now = utcnow()
@@ -177,6 +208,8 @@ async def _insert_rows(
             parent_id=parent.id,
             is_primary=False,
             state=BranchState.PROVISIONING,
+            expires_at=body.expires_at,
+            protected=body.protected,
             created_at=now,
         )
         endpoint = computes.new_endpoint(
@@ -238,34 +271,131 @@ async def delete_branch(
         branch = await find(session, project.id, branch_ref)
         if branch is None:
             raise NotFound(f"Branch {branch_ref} not found")
-        if branch.is_primary:
-            raise Conflict(
-                f"Branch {branch.name} is the project's primary branch; delete the project instead"
-            )
-        children = await _children(session, branch.id)
-        if children:
-            raise Conflict(
-                f"Branch {branch.name} has child branches; delete them first",
-                details={"children": children},
-            )
+        _check_deletable(branch, await _children(session, branch.id))
         endpoint = await _endpoint_of(session, branch.id)
-    endpoint_key = endpoint.id if endpoint else branch.id
+    await _delete(rt, branch, endpoint.id if endpoint else branch.id)
+
+
+def _check_deletable(branch: Branch, children: list[str], action: str = "delete") -> None:
+    if branch.is_primary:
+        raise Conflict(
+            f"Branch {branch.name} is the project's primary branch; delete the project instead"
+        )
+    require_unprotected(branch, action)
+    if children:
+        raise Conflict(
+            f"Branch {branch.name} has child branches; delete them first",
+            details={"children": children},
+        )
+
+
+async def _delete(
+    rt: Runtime, branch: Branch, endpoint_key: str, *, expired_org: str | None = None
+) -> bool:
+    """Marks the branch deleting and destroys it (emitting ``branch.deleted``). With
+    ``expired_org``, an expiry: re-checked under the lock, announced as ``branch.expired``."""
     async with (
-        rt.locks.shared(project.id, f"project {project.id}"),
+        rt.locks.shared(branch.project_id, f"project {branch.project_id}"),
         rt.locks.exclusive(branch.id, f"branch {branch.name}"),
         rt.locks.exclusive(endpoint_key, f"branch {branch.name}"),
     ):
         async with rt.sessions() as session, session.begin():
-            row = await session.get(Branch, branch.id)
+            row = await session.get(Branch, branch.id, with_for_update=True)
             if row is None:
-                raise NotFound(f"Branch {branch_ref} not found")
+                raise NotFound(f"Branch {branch.name} not found")
             if row.state == BranchState.PROVISIONING:
                 raise Conflict(f"Branch {branch.name} is still being created")
-            if await _children(session, branch.id):
-                raise Conflict(f"Branch {branch.name} has child branches; delete them first")
+            action = "delete" if expired_org is None else "expire"
+            _check_deletable(row, await _children(session, branch.id), action)
+            if expired_org is not None:
+                if row.expires_at is None or row.expires_at > clock.now():
+                    return False  # its expiry was moved or cleared meanwhile
+                endpoint = await _endpoint_of(session, row.id)
+                summary = branch_summary(row, endpoint.id if endpoint else None)
+                events.emit(session, expired_org, EventType.BRANCH_EXPIRED, summary)
             row.state = BranchState.DELETING
         await provisioning.destroy(rt, BranchResource(branch.id))
-    log.info("branch.deleted", branch_id=branch.id)
+    log.info("branch.deleted", branch_id=branch.id, expired=expired_org is not None)
+    return True
+
+
+async def update(
+    rt: Runtime, principal: Principal, project_id: str, branch_ref: str, body: BranchUpdate
+) -> BranchOut:
+    changes = {field: getattr(body, field) for field in body.model_fields_set}
+    if "name" in changes and changes["name"] is None:
+        raise InvalidRequest("name cannot be null", details={"field": "name"})
+    if "protected" in changes and changes["protected"] is None:
+        raise InvalidRequest("protected cannot be null", details={"field": "protected"})
+    if not changes:
+        raise InvalidRequest(
+            "Nothing to update", details={"allowed_fields": sorted(BranchUpdate.model_fields)}
+        )
+    async with rt.sessions() as session:
+        project = await get_owned_project(session, principal, project_id)
+        branch = await find(session, project.id, branch_ref)
+        if branch is None:
+            raise NotFound(f"Branch {branch_ref} not found")
+    try:
+        async with rt.sessions() as session, session.begin():
+            row = await session.get(Branch, branch.id, with_for_update=True)
+            if row is None or row.state == BranchState.DELETING:
+                raise NotFound(f"Branch {branch_ref} not found")
+            if "expires_at" in changes:
+                check_expiry(row.is_primary, changes["expires_at"])
+            new_name = body.name if "name" in changes else None
+            renamed = new_name is not None and new_name != row.name
+            if new_name is not None and renamed and await find(session, project.id, new_name):
+                raise _name_taken(new_name)
+            for field, value in changes.items():
+                setattr(row, field, value)
+    except IntegrityError as exc:  # the same name taken meanwhile (unique index)
+        raise _name_taken(str(changes.get("name"))) from exc
+    log.info("branch.updated", branch_id=branch.id, fields=sorted(changes))
+    return await get(rt, principal, project_id, branch.id)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A branch named {name!r} already exists in this project")
+
+
+async def expire_due(rt: Runtime) -> int:
+    """Deletes every branch whose expiry has passed (unprotected, non-primary, ready, without
+    children: one with children is skipped and logged). Returns how many were deleted."""
+    async with rt.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Branch, Project.org_id)
+                .join(Project, Project.id == Branch.project_id)
+                .where(
+                    Branch.expires_at.is_not(None),
+                    Branch.expires_at <= clock.now(),
+                    Branch.protected.is_(False),
+                    Branch.is_primary.is_(False),
+                    Branch.state == BranchState.READY,
+                    Project.state == ProjectState.ACTIVE,
+                )
+                .order_by(Branch.expires_at)
+            )
+        ).all()
+    deleted = 0
+    for branch, org_id in rows:
+        if rt.locks.busy(branch.id):
+            continue
+        async with rt.sessions() as session:
+            children = await _children(session, branch.id)
+            endpoint = await _endpoint_of(session, branch.id)
+        if children:
+            log.warning("branch.expiry_skipped", branch_id=branch.id, children=children)
+            continue
+        try:
+            if await _delete(
+                rt, branch, endpoint.id if endpoint else branch.id, expired_org=org_id
+            ):
+                deleted += 1
+        except (Conflict, NotFound) as exc:
+            log.info("branch.expiry_skipped", branch_id=branch.id, reason=exc.message)
+    return deleted
 
 
 async def _children(session: AsyncSession, branch_id: str) -> list[str]:
