@@ -11,6 +11,8 @@ class EventType(StrEnum):
     PROJECT_DELETED = "project.deleted"
     BRANCH_CREATED = "branch.created"
     BRANCH_DELETED = "branch.deleted"
+    BRANCH_RESTORED = "branch.restored"
+    BRANCH_RESET = "branch.reset"
     ENDPOINT_SUSPENDED = "endpoint.suspended"
     ENDPOINT_RESUMED = "endpoint.resumed"
     ENDPOINT_UPDATED = "endpoint.updated"
