@@ -191,7 +191,7 @@ async def test_a_failed_start_on_the_new_data_keeps_the_old(
     await fetchval(dev["connection_string"], "INSERT INTO items VALUES (100) RETURNING 1")
     real = rt.compute
     faulty = _FirstStartFails(real, {"start": RuntimeError("postgres exited with code 1")})
-    rt.compute = faulty  # type: ignore[assignment]
+    rt.compute = faulty
     try:
         response = await branching_client.post(
             f"/v1/projects/{project['id']}/branches/dev/reset_to_parent"
