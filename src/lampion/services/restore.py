@@ -55,7 +55,9 @@ class Source:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
+    """The branch whose data is replaced, as checked before (``ready``, not protected)."""
+
     project: Project
     branch: Branch
     endpoint: Endpoint
@@ -73,7 +75,7 @@ async def reset_to_parent(
         if parent is None:
             raise NotFound(f"The parent of branch {target.branch.name} is gone")
         source = await _present_of(rt, session, target.project, parent)
-    await _replace(rt, target, source, EventType.BRANCH_RESET, preserve_under_name=None)
+    await replace_data(rt, target, source, EventType.BRANCH_RESET, preserve_under_name=None)
     return await branches.get(rt, principal, project_id, target.branch.id)
 
 
@@ -92,7 +94,7 @@ async def restore(
         source = await _present_of(rt, session, target.project, source_branch)
         if body.preserve_under_name is not None:
             await _check_name_free(session, target.project.id, body.preserve_under_name)
-    await _replace(
+    await replace_data(
         rt, target, source, EventType.BRANCH_RESTORED, preserve_under_name=body.preserve_under_name
     )
     return await branches.get(rt, principal, project_id, target.branch.id)
@@ -100,7 +102,7 @@ async def restore(
 
 async def _target(
     session: AsyncSession, principal: Principal, project_id: str, branch_ref: str, action: str
-) -> _Target:
+) -> Target:
     project = await get_owned_project(session, principal, project_id)
     if project.state != ProjectState.ACTIVE:
         raise Conflict(f"Project {project_id} is {project.state}")
@@ -113,7 +115,7 @@ async def _target(
     endpoint = await _endpoint_of(session, branch.id)
     if endpoint is None or endpoint.status == EndpointStatus.PROVISIONING:
         raise Conflict(f"Branch {branch.name}'s compute is still being provisioned")
-    return _Target(project, branch, endpoint)
+    return Target(project, branch, endpoint)
 
 
 def _require_unprotected(branch: Branch, action: str) -> None:
@@ -125,7 +127,7 @@ def _require_unprotected(branch: Branch, action: str) -> None:
         )
 
 
-async def _source_branch(session: AsyncSession, target: _Target, source_ref: str | None) -> Branch:
+async def _source_branch(session: AsyncSession, target: Target, source_ref: str | None) -> Branch:
     if source_ref is None:
         raise InvalidRequest(
             "Nothing to restore: give source_branch_id (points in time are not supported yet)",
@@ -174,14 +176,16 @@ async def _endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None
     return endpoint
 
 
-async def _replace(
+async def replace_data(
     rt: Runtime,
-    target: _Target,
+    target: Target,
     source: Source,
     event: EventType,
     *,
     preserve_under_name: str | None,
 ) -> None:
+    """Replaces the branch's data with what ``source`` makes, under the branch's and its
+    endpoint's exclusive locks (409 while another operation holds either)."""
     project, branch, endpoint = target.project, target.branch, target.endpoint
     async with AsyncExitStack() as held:
         await held.enter_async_context(rt.locks.shared(project.id, f"project {project.id}"))
@@ -303,9 +307,7 @@ async def _mark_replaced(
         events.emit(session, org_id, event, {**summary, "source": source.described})
 
 
-async def _insert_preserved(
-    rt: Runtime, target: _Target, name: str
-) -> tuple[Branch, Endpoint, str]:
+async def _insert_preserved(rt: Runtime, target: Target, name: str) -> tuple[Branch, Endpoint, str]:
     """The rows of the branch that keeps the data as it was (a child of the restored branch,
     with a compute like its own); its data dir is the old one, handed over after the swap."""
     project, password = target.project, ids.password()
@@ -339,7 +341,7 @@ async def _insert_preserved(
 
 
 async def _bring_up_preserved(
-    rt: Runtime, target: _Target, branch: Branch, endpoint: Endpoint, password: str
+    rt: Runtime, target: Target, branch: Branch, endpoint: Endpoint, password: str
 ) -> None:
     """Starts the preserved branch on the old data dir (renamed, not copied)."""
     org_id, restored_id = target.project.org_id, target.branch.id
@@ -359,11 +361,17 @@ async def _bring_up_preserved(
         specs=[computes.spec_for(rt, endpoint, target.project.pg_version)], branch_ids=[branch.id]
     )
     async with rt.locks.exclusive(branch.id, f"branch {branch.name}"):
-        await provisioning.provision(
-            rt,
-            branches.BranchResource(branch.id),
-            made,
-            password=password,
-            make_data=lambda: rt.storage.adopt_replaced(restored_id, branch.id),
-            mark_ready=mark_ready,
-        )
+        try:
+            await provisioning.provision(
+                rt,
+                branches.BranchResource(branch.id),
+                made,
+                password=password,
+                make_data=lambda: rt.storage.adopt_replaced(restored_id, branch.id),
+                mark_ready=mark_ready,
+            )
+        except ServiceUnavailable as exc:
+            raise ServiceUnavailable(
+                f"Branch {target.branch.name} was restored, but branch {branch.name} that was "
+                "to keep its data as it was could not be started"
+            ) from exc
