@@ -278,3 +278,26 @@ async def test_an_interrupted_restore_ends_in_the_old_or_the_new_state(
     assert await _rows(dev["connection_string"]) == (
         [1, 2, 100] if expected == "old" else [1, 2, 3]
     )
+
+
+async def test_leftovers_of_a_ready_branch_go_and_its_data_stays(
+    branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
+) -> None:
+    """``<branch>.new`` and ``<branch>.old`` are kept while a restore of the branch is in
+    flight; once none is (a crash after the restore was recorded), nothing owns them."""
+    rt: Runtime = branching_app.state.runtime
+    dev = await _branch(branching_client, project, "dev")
+    await fetchval(dev["connection_string"], "INSERT INTO items VALUES (100) RETURNING 1")
+    async with rt.locks.exclusive(dev["id"], "test"):
+        name = await rt.storage.prepare_replacement(dev["id"])
+        await rt.storage.clone_stopped(project["branch_id"], name)  # a copy: any content does
+        rt.storage.path(name).rename(rt.storage.path(dev["id"] + ".old"))
+        await rt.storage.prepare_replacement(dev["id"])
+        await rt.storage.clone_stopped(project["branch_id"], name)
+        await Reconciler(rt).run_once(startup=True)  # as if a restore were still in flight
+        assert sorted(_leftovers(rt, dev["id"])) == [".new", ".old"]
+
+    await Reconciler(rt).run_once(startup=True)
+
+    assert _leftovers(rt, dev["id"]) == []
+    assert await _rows(dev["connection_string"]) == [1, 2, 100]
