@@ -12,6 +12,8 @@ class EventType(StrEnum):
     BRANCH_CREATED = "branch.created"
     BRANCH_DELETED = "branch.deleted"
     BRANCH_EXPIRED = "branch.expired"
+    BRANCH_RESTORED = "branch.restored"
+    BRANCH_RESET = "branch.reset"
     ENDPOINT_SUSPENDED = "endpoint.suspended"
     ENDPOINT_RESUMED = "endpoint.resumed"
     ENDPOINT_UPDATED = "endpoint.updated"

@@ -16,6 +16,8 @@ class BranchState(StrEnum):
     PROVISIONING = "provisioning"
     READY = "ready"
     DELETING = "deleting"
+    RESTORING = "restoring"
+    """Its data is being replaced (restore, reset); a crash is settled by the reconciler."""
 
 
 class EndpointStatus(StrEnum):

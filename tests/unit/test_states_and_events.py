@@ -19,17 +19,18 @@ from lampion.store.types import StrEnumColumn
 
 STATE_CHANGES = {
     "project.created", "project.deleted", "branch.created", "branch.deleted",
+    "branch.restored", "branch.reset",
     "endpoint.suspended", "endpoint.resumed", "endpoint.updated", "endpoint.failed",
     "database.created", "database.deleted", "role.created", "role.deleted",
     "extension.installed", "extension.uninstalled", "allowlist.updated",
     "api_key.created", "api_key.revoked",
     "branch.expired",
 }  # fmt: skip
-"""The 18 state changes the README lists, besides webhook.disabled and webhook.test."""
+"""The 20 state changes the README lists, besides webhook.disabled and webhook.test."""
 
 
 def test_event_types_are_exactly_the_documented_ones() -> None:
-    assert len(STATE_CHANGES) == 18
+    assert len(STATE_CHANGES) == 20
     assert {t.value for t in EventType} == STATE_CHANGES | {"webhook.disabled", "webhook.test"}
 
 

@@ -7,8 +7,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from lampion.api.deps import PrincipalDep, RuntimeDep
 from lampion.api.listing import Paging, paging_for, respond
 from lampion.api.responses import errors
-from lampion.schemas.branches import Branch, BranchCreate, BranchCreated, BranchUpdate, SchemaDiff
-from lampion.services import branches, schema_diff
+from lampion.schemas.branches import (
+    Branch,
+    BranchCreate,
+    BranchCreated,
+    BranchRestore,
+    BranchUpdate,
+    SchemaDiff,
+)
+from lampion.services import branches, restore, schema_diff
 
 router = APIRouter(prefix="/v1/projects/{project_id}/branches", tags=["Branches"])
 
@@ -89,3 +96,27 @@ async def compare_schema(
     as schema-only pg_dumps of `database`; empty when equal. Wakes suspended computes."""
     diff = await schema_diff.compare(rt, principal, project_id, branch_id, base_branch_id, database)
     return SchemaDiff(diff=diff)
+
+
+# Restore and reset: the branch's data replaced in place, its endpoint kept.
+
+
+@router.post("/{branch_id}/reset_to_parent", response_model=Branch, responses=errors(404, 409, 503))
+async def reset_to_parent(
+    project_id: str, branch_id: str, rt: RuntimeDep, principal: PrincipalDep
+) -> Branch:
+    """Replace the branch's data with its parent's present. The endpoint keeps its id, port,
+    password and connection string; a running compute is restarted on the new data (clients
+    see one disconnect), a suspended one stays suspended."""
+    return await restore.reset_to_parent(rt, principal, project_id, branch_id)
+
+
+@router.post("/{branch_id}/restore", response_model=Branch, responses=errors(400, 404, 409, 503))
+async def restore_branch(
+    project_id: str, branch_id: str, body: BranchRestore, rt: RuntimeDep, principal: PrincipalDep
+) -> Branch:
+    """Replace the branch's data with another branch's present (`source_branch_id`), keeping
+    the endpoint as `reset_to_parent` does. With `preserve_under_name` the data as it was
+    survives as a new branch of that name (a child of this one, with its own running compute).
+    Points in time (`source_timestamp`, `source_lsn`) are not supported yet (400)."""
+    return await restore.restore(rt, principal, project_id, branch_id, body)

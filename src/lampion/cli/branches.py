@@ -136,3 +136,43 @@ def schema_diff(
         emit(result, output)
     else:
         typer.echo(result.diff, nl=False)
+
+
+# Restore and reset: the branch's data replaced in place, its connection string kept.
+
+_SHOWN = ["id", "name", "parent_id", "state", "endpoint_id"]
+
+
+@app.command("reset")
+def reset(
+    project: ProjectOption, branch: BranchArgument, output: OutputOption = None,
+    api_url: UrlOption = None, api_key: KeyOption = None,
+) -> None:  # fmt: skip
+    """Reset a branch to its parent's present data (same connection string)."""
+    with connect(api_url, api_key) as api:
+        project_id = api.resolve_project(project)
+        with spinner(f"Resetting branch {branch} to its parent…"):
+            reset = api.branches.reset_to_parent(project_id, branch)
+        emit(reset, output, _SHOWN)
+
+
+@app.command("restore")
+def restore(
+    project: ProjectOption,
+    branch: BranchArgument,
+    source: Annotated[str, typer.Option(help="Branch (id or name) whose data to take")],
+    preserve_under_name: Annotated[
+        str | None, typer.Option(help="Keep the data as it was as a new branch of this name")
+    ] = None,
+    output: OutputOption = None,
+    api_url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Restore a branch from another branch's present data (same connection string)."""
+    with connect(api_url, api_key) as api:
+        project_id = api.resolve_project(project)
+        with spinner(f"Restoring branch {branch} from {source}…"):
+            restored = api.branches.restore(
+                project_id, branch, source=source, preserve_under_name=preserve_under_name
+            )
+        emit(restored, output, _SHOWN)

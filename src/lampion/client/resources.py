@@ -117,6 +117,22 @@ class Branches(Resource[M]):
         path = f"{_project(project_id)}/branches/{segment(branch)}/compare_schema"
         return call.get(path, SchemaDiff, base_branch_id=base, database=database)
 
+    @operation
+    def reset_to_parent(self, project_id: str, branch: str) -> Call[Branch]:
+        """The branch's data becomes its parent's present; its connection string stays."""
+        path = f"{_project(project_id)}/branches/{segment(branch)}/reset_to_parent"
+        return call.post(path, Branch)
+
+    @operation
+    def restore(
+        self, project_id: str, branch: str, *, source: str,
+        preserve_under_name: str | None = None,
+    ) -> Call[Branch]:  # fmt: skip
+        """The branch's data becomes ``source``'s present (a branch id or name); with
+        ``preserve_under_name`` the data as it was survives as a new branch."""
+        body = present(source_branch_id=source, preserve_under_name=preserve_under_name)
+        return call.post(f"{_project(project_id)}/branches/{segment(branch)}/restore", Branch, body)
+
 
 def _rfc3339(moment: datetime | str | None) -> str | None:
     if isinstance(moment, datetime):

@@ -53,6 +53,24 @@ class SchemaDiff(ResponseModel):
     )
 
 
+class BranchRestore(RequestModel):
+    """What a branch's data becomes: another branch's present (``source_branch_id``) or, once
+    history is kept, a point of a branch's history."""
+
+    source_branch_id: str | None = Field(
+        None, examples=["br-main123"], description="Branch (id or name) whose data to take"
+    )
+    source_timestamp: Timestamp | None = Field(None, description="A point in time (not yet)")
+    source_lsn: str | None = Field(
+        None, examples=["0/16B3748"], description="A WAL position (not yet)"
+    )
+    preserve_under_name: Name | None = Field(
+        None,
+        examples=["before-restore"],
+        description="Keep the data as it was before the restore as a new branch of this name",
+    )
+
+
 class Branch(ResponseModel):
     id: str = Field(examples=["br-abc"])
     project_id: str

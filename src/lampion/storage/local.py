@@ -13,7 +13,13 @@ import structlog
 from lampion.compute.installations import PgInstall
 from lampion.compute.osuser import OsUser
 from lampion.storage import copier
-from lampion.storage.base import BackupFiles, OnlineBackup, StorageError
+from lampion.storage.base import (
+    REPLACED_SUFFIX,
+    REPLACEMENT_SUFFIX,
+    BackupFiles,
+    OnlineBackup,
+    StorageError,
+)
 from lampion.storage.templates import Templates
 from lampion.storage.tree import supports_reflink
 
@@ -101,6 +107,55 @@ class LocalStorage:
 
     def _branch_ids(self) -> set[str]:
         return {p.name for p in self._dir.iterdir() if p.is_dir()}
+
+    async def prepare_replacement(self, branch_id: str) -> str:
+        name = branch_id + REPLACEMENT_SUFFIX
+        await self.delete(name)
+        return name
+
+    async def swap(self, branch_id: str) -> None:
+        await asyncio.to_thread(self._swap, branch_id)
+
+    def _swap(self, branch_id: str) -> None:
+        current, new, old = self._swap_paths(branch_id)
+        if not new.is_dir():
+            raise StorageError(f"no replacement data for {branch_id}")
+        if old.exists():
+            raise StorageError(f"an earlier swap of {branch_id} was not settled")
+        current.rename(old)
+        new.rename(current)
+
+    async def undo_swap(self, branch_id: str) -> None:
+        await asyncio.to_thread(self._unswap, branch_id)
+        await self.delete(branch_id + REPLACEMENT_SUFFIX)
+
+    def _unswap(self, branch_id: str) -> None:
+        current, new, old = self._swap_paths(branch_id)
+        if not old.exists():
+            return  # never swapped (or already settled): the current data stays
+        if current.exists():
+            if new.exists():
+                raise StorageError(f"{branch_id} has current, new and old data at once")
+            current.rename(new)
+        old.rename(current)
+
+    async def drop_replaced(self, branch_id: str) -> None:
+        await self.delete(branch_id + REPLACED_SUFFIX)
+
+    async def adopt_replaced(self, branch_id: str, new_branch_id: str) -> None:
+        await asyncio.to_thread(self._adopt, branch_id, new_branch_id)
+
+    def _adopt(self, branch_id: str, new_branch_id: str) -> None:
+        old, target = self.path(branch_id + REPLACED_SUFFIX), self.path(new_branch_id)
+        self._check_free(target)
+        old.rename(target)
+
+    def _swap_paths(self, branch_id: str) -> tuple[Path, Path, Path]:
+        return (
+            self.path(branch_id),
+            self.path(branch_id + REPLACEMENT_SUFFIX),
+            self.path(branch_id + REPLACED_SUFFIX),
+        )
 
 
 def _start_segment(files: BackupFiles) -> str:

@@ -38,3 +38,22 @@ class QueuedStorage:
 
     async def branch_ids(self) -> set[str]:
         return await self.driver.branch_ids()
+
+    async def prepare_replacement(self, branch_id: str) -> str:
+        async with self.queue.turn("prepare_replacement", branch_id):
+            return await self.driver.prepare_replacement(branch_id)
+
+    async def swap(self, branch_id: str) -> None:
+        """Renames only: never waits for a turn (the compute is stopped meanwhile)."""
+        await self.driver.swap(branch_id)
+
+    async def undo_swap(self, branch_id: str) -> None:
+        async with self.queue.turn("undo_swap", branch_id):
+            await self.driver.undo_swap(branch_id)
+
+    async def drop_replaced(self, branch_id: str) -> None:
+        async with self.queue.turn("delete", branch_id):
+            await self.driver.drop_replaced(branch_id)
+
+    async def adopt_replaced(self, branch_id: str, new_branch_id: str) -> None:
+        await self.driver.adopt_replaced(branch_id, new_branch_id)

@@ -20,6 +20,7 @@ from lampion.runtime import Runtime
 from lampion.services import branches, computes, events, intervals, projects, provisioning
 from lampion.services.endpoints import endpoint_summary
 from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
+from lampion.storage.base import owner_of
 from lampion.store.locking import exclusive_pass
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -53,9 +54,13 @@ class Reconciler:
             stuck_branches = (
                 await session.scalars(
                     select(Branch).where(
-                        Branch.state != BranchState.READY, Branch.is_primary.is_(False)
+                        Branch.state.in_([BranchState.PROVISIONING, BranchState.DELETING]),
+                        Branch.is_primary.is_(False),
                     )
                 )
+            ).all()
+            restoring = (
+                await session.scalars(select(Branch).where(Branch.state == BranchState.RESTORING))
             ).all()
         for project in stuck_projects:
             if self.rt.locks.busy(project.id) or _too_recent(
@@ -77,6 +82,32 @@ class Reconciler:
                 provisioning.destroy(self.rt, branches.BranchResource(branch.id)),
                 branch_id=branch.id,
             )
+        for branch in restoring:
+            if not self.rt.locks.busy(branch.id):
+                await _attempt(self._settle_swap(branch.id), branch_id=branch.id)
+
+    async def _settle_swap(self, branch_id: str) -> None:
+        """A restore a crash interrupted: the compute stopped, the old data back in place
+        when it is still there (else the new data stays), the branch ready; the compute is
+        started again below if it should run."""
+        log.warning("reconciler.settle_restore", branch_id=branch_id)
+        async with self.rt.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Endpoint, Project)
+                    .join(Project, Project.id == Endpoint.project_id)
+                    .where(Endpoint.branch_id == branch_id)
+                )
+            ).first()
+        if row is not None:
+            endpoint, project = row
+            await computes.stop(self.rt, computes.spec_for(self.rt, endpoint, project.pg_version))
+        await self.rt.storage.undo_swap(branch_id)
+        await self.rt.storage.drop_replaced(branch_id)
+        async with self.rt.sessions() as session, session.begin():
+            branch = await session.get(Branch, branch_id)
+            if branch is not None and branch.state == BranchState.RESTORING:
+                branch.state = BranchState.READY
 
     async def _converge_computes(self) -> None:
         async with self.rt.sessions() as session:
@@ -133,15 +164,18 @@ class Reconciler:
         on_disk = await self.rt.storage.branch_ids()
         async with self.rt.sessions() as session:
             endpoint_ids = set((await session.scalars(select(Endpoint.id))).all())
-            branch_ids = set((await session.scalars(select(Branch.id))).all())
+            rows = await session.execute(select(Branch.id, Branch.state))
+            branch_states: dict[str, BranchState] = {row.id: row.state for row in rows}
         for endpoint_id in running - endpoint_ids:
             if not self.rt.locks.busy(endpoint_id):
                 log.warning("reconciler.orphan_compute", endpoint_id=endpoint_id)
                 await self.rt.compute.remove_orphan(endpoint_id)
-        for branch_id in on_disk - branch_ids:
-            if not self.rt.locks.busy(branch_id):
-                log.warning("reconciler.orphan_data_dir", branch_id=branch_id)
-                await self.rt.storage.delete(branch_id)
+        for name in on_disk - set(branch_states):
+            owner = owner_of(name)
+            if self.rt.locks.busy(owner) or branch_states.get(owner) == BranchState.RESTORING:
+                continue  # a swap in flight, or one the next pass settles
+            log.warning("reconciler.orphan_data_dir", branch_id=name)
+            await self.rt.storage.delete(name)
 
 
 def _too_recent(state: str, created_at: datetime, cutoff: datetime) -> bool:
