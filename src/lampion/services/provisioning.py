@@ -23,7 +23,7 @@ from lampion.errors import ProvisioningFailed
 from lampion.event_types import EventType
 from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
-from lampion.services import computes, events, intervals
+from lampion.services import computes, events, history, intervals
 from lampion.states import EndpointStatus
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -82,13 +82,17 @@ async def provision(
     make_data: MakeData,
     mark_ready: MarkReady,
 ) -> None:
-    """Brings up the computes of freshly written rows (``made``): data, start, superuser
-    password, ready. On any failure, cancellation included, removes the computes, the data
-    and the rows again; an error becomes ProvisioningFailed, a cancellation stays one."""
+    """Brings up the computes of freshly written rows (``made``): data (kept as the
+    branches' bases), start, superuser password, ready. On any failure, cancellation
+    included, removes the computes, the data and the rows again; an error becomes
+    ProvisioningFailed, a cancellation stays one."""
     try:
         await make_data()
+        for branch_id in made.branch_ids:
+            await history.record_base(rt, branch_id)
         for spec in made.specs:
             await start(rt, spec, password)
+            await history.seal(rt, spec)
         async with rt.sessions() as session, session.begin():
             await mark_ready(session)
     except BaseException as exc:
@@ -152,7 +156,7 @@ async def mark_running(
 
 
 async def discard(rt: Runtime, held: Footprint) -> None:
-    """Removes the computes, then the data dirs."""
+    """Removes the computes, then the data dirs and their history."""
     for spec in held.specs:
         try:
             await computes.destroy(rt, spec)
@@ -160,6 +164,7 @@ async def discard(rt: Runtime, held: Footprint) -> None:
             log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
     for branch_id in held.branch_ids:
         await rt.storage.delete(branch_id)
+        await history.of(rt).delete(branch_id)
 
 
 async def _delete_rows(session: AsyncSession, held: Footprint) -> None:
