@@ -20,6 +20,7 @@ class BranchCreate(RequestModel):
     )
     parent_timestamp: datetime | None = Field(
         None,
+        strict=False,
         examples=["2026-11-23T09:41:00Z"],
         description="Branch the parent as it was at this time (RFC 3339) instead of now",
     )

@@ -91,8 +91,9 @@ async def provision(
         for branch_id in made.branch_ids:
             await history.record_base(rt, branch_id)
         for spec in made.specs:
-            await start(rt, spec, password)
-            await history.seal(rt, spec)
+            await rt.compute.start(spec)
+            await history.seal(rt, spec)  # a point-in-time start has promoted
+            await computes.set_superuser_password(rt, spec, password)
         async with rt.sessions() as session, session.begin():
             await mark_ready(session)
     except BaseException as exc:
