@@ -113,7 +113,8 @@ async def test_points_outside_the_window_are_refused_with_the_window(
         response = await _branch(branching_client, project["id"], name="nowhere", **body)
         assert response.status_code == 400, response.text
         details = response.json()["error"]["details"]
-        assert details["earliest"] and details["latest"], details
+        assert details["earliest"], details
+        assert details["latest"], details
     both = await _branch(
         branching_client,
         project["id"],
