@@ -19,12 +19,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
+from lampion.compute.installations import PgInstall
 from lampion.errors import ProvisioningFailed
 from lampion.event_types import EventType
 from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
 from lampion.services import computes, events, history, intervals
 from lampion.states import EndpointStatus
+from lampion.storage.templates import Templates
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -138,6 +140,15 @@ async def clone_data(rt: Runtime, source: ComputeSpec, source_branch_id: str, ta
         await rt.storage.clone_running(source_branch_id, target, backup)
     else:
         await rt.storage.clone_stopped(source_branch_id, target)
+
+
+async def root_data(rt: Runtime, branch_id: str, install: PgInstall) -> None:
+    """A project's first data dir, from the version's template; the template (immutable)
+    is its base too, by hard links."""
+    await rt.storage.create_root(branch_id, install)
+    await history.of(rt).link_base(
+        branch_id, Templates(rt.settings.template_root, rt.user).path(install)
+    )
 
 
 async def start(rt: Runtime, spec: ComputeSpec, password: str) -> None:

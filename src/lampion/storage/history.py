@@ -75,6 +75,21 @@ class History:
         await copier.copy_tree(data_dir, temporary, self._user, reflink=self._reflink)
         temporary.rename(base)
 
+    async def link_base(self, branch_id: str, source: Path) -> None:
+        """``source``, an immutable data dir (a version's template), as the branch's base:
+        hard links, no copy."""
+        await asyncio.to_thread(self._link_base, branch_id, source)
+
+    def _link_base(self, branch_id: str, source: Path) -> None:
+        self._prepare(branch_id)
+        base = self.base_dir(branch_id)
+        if base.exists():
+            return
+        temporary = base.with_name("base.tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        _link_tree(source, temporary)
+        temporary.rename(base)
+
     def _prepare(self, branch_id: str) -> None:
         root = self.dir(branch_id)
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +109,7 @@ class History:
 
     def _write_mark(self, branch_id: str, mark: BaseMark) -> None:
         path = self._mark_path(branch_id)
-        temporary = path.with_suffix(".tmp")
+        temporary = path.with_name("base.json.tmp")
         temporary.write_text(json.dumps({"lsn": mark.lsn, "time": mark.time.isoformat()}))
         temporary.replace(path)
 
@@ -122,13 +137,7 @@ class History:
     def _share_history(self, parent_id: str, child_id: str) -> None:
         if not self.base_dir(parent_id).is_dir():
             raise StorageError(f"branch {parent_id} has no base to recover from")
-        self._prepare(child_id)
-        base = self.base_dir(child_id)
-        if not base.exists():
-            temporary = base.with_name("base.tmp")
-            shutil.rmtree(temporary, ignore_errors=True)
-            _link_tree(self.base_dir(parent_id), temporary)
-            temporary.rename(base)
+        self._link_base(child_id, self.base_dir(parent_id))
         wal = self.wal_dir(child_id)
         for segment in self.wal_dir(parent_id).iterdir():
             if segment.name.startswith("."):
