@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from lampion.compute.installations import discover
+from lampion.compute.osuser import resolve
+from tests.integration.test_docker_backend import docker_settings, remove_containers_under
+from tests.support.apps import client_for, running_app
+from tests.support.docker import engine_or_skip, ensure_image
+from tests.support.orgs import make_key
 from tests.support.pg import connect
 
 pytestmark = pytest.mark.compute
@@ -18,9 +25,15 @@ pytestmark = pytest.mark.compute
 
 @pytest.fixture
 async def timeline(branching_client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+    made = await _write_timeline(branching_client)
+    yield made
+    await branching_client.delete(f"/v1/projects/{made['project']['id']}")
+
+
+async def _write_timeline(client: httpx.AsyncClient) -> dict[str, Any]:
     """A project whose table got row 1 at t1, row 2 at t2, row 3 at t3 (each committed, each
     point recorded just after its commit)."""
-    response = await branching_client.post("/v1/projects", json={"name": "history"})
+    response = await client.post("/v1/projects", json={"name": "history"})
     assert response.status_code == 201, response.text
     project: dict[str, Any] = response.json()
     connection = await connect(project["connection_string"])
@@ -38,8 +51,7 @@ async def timeline(branching_client: httpx.AsyncClient) -> AsyncIterator[dict[st
             await asyncio.sleep(0.05)
     finally:
         await connection.close()
-    yield {"project": project, "points": points}
-    await branching_client.delete(f"/v1/projects/{project['id']}")
+    return {"project": project, "points": points}
 
 
 async def _ids(dsn: str) -> list[int]:
@@ -125,3 +137,35 @@ async def test_points_outside_the_window_are_refused_with_the_window(
     assert both.status_code == 400
     listed = await branching_client.get(f"/v1/projects/{project['id']}/branches")
     assert [b["name"] for b in listed.json()] == ["main"]
+
+
+@pytest.fixture(scope="module")
+async def docker_client(workdir: Path, templates_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on the docker backend: computes archive from inside their containers."""
+    engine = await engine_or_skip()
+    try:
+        user = resolve(None)
+        image = await ensure_image(engine, discover(None, user)[0], user.name)
+        settings = docker_settings(workdir / "data-docker-history", templates_dir, image)
+        async with running_app(settings) as app:
+            key = await make_key(app.state.runtime.sessions, "org-docker-history")
+            async with client_for(app, key) as client:
+                yield client
+        await remove_containers_under(engine, settings.data_dir)
+    finally:
+        await engine.close()
+
+
+async def test_a_branch_at_a_point_on_the_docker_backend(
+    docker_client: httpx.AsyncClient,
+) -> None:
+    made = await _write_timeline(docker_client)
+    project, points = made["project"], made["points"]
+    try:
+        branch = await _branch(
+            docker_client, project["id"], name="at-lsn2", parent_lsn=points[1]["lsn"]
+        )
+        assert branch.status_code == 201, branch.text
+        assert await _ids(branch.json()["connection_string"]) == [1, 2]
+    finally:
+        await docker_client.delete(f"/v1/projects/{project['id']}")
