@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from lampion.compute.installations import discover
 from lampion.compute.osuser import resolve
@@ -67,7 +68,7 @@ async def _branch(client: httpx.AsyncClient, project_id: str, **body: Any) -> ht
 
 
 async def test_a_branch_at_a_time_or_an_lsn_holds_exactly_that_state(
-    branching_client: httpx.AsyncClient, timeline: dict[str, Any]
+    branching_client: httpx.AsyncClient, branching_app: FastAPI, timeline: dict[str, Any]
 ) -> None:
     project, points = timeline["project"], timeline["points"]
     t2 = points[1]["time"].isoformat()
@@ -108,6 +109,15 @@ async def test_a_branch_at_a_time_or_an_lsn_holds_exactly_that_state(
     )
     assert grandchild.status_code == 201, grandchild.text
     assert await _ids(grandchild.json()["connection_string"]) == [1, 2, 20, 21]
+
+    # Deleting a branch deletes its history; its parent's stays whole.
+    history = branching_app.state.runtime.settings.data_dir / "history"
+    gone = grandchild.json()["id"]
+    assert (history / gone / "wal").is_dir()
+    deleted = await branching_client.delete(f"/v1/projects/{project['id']}/branches/{gone}")
+    assert deleted.status_code == 204, deleted.text
+    assert not (history / gone).exists()
+    assert (history / by_time.json()["id"] / "base" / "PG_VERSION").is_file()
 
 
 async def test_points_outside_the_window_are_refused_with_the_window(
