@@ -42,9 +42,12 @@ fi
 copy /usr/share/zoneinfo /usr/lib/locale/C.utf8 /usr/lib/locale/locale-archive
 copy /usr/bin/dash
 ln -sf dash "$root/usr/bin/sh"
+# what the WAL archive and restore commands run (compute/layout.py)
+archive_tools=(/usr/bin/cp /usr/bin/mv /usr/bin/cmp /usr/bin/sync)
+copy "${archive_tools[@]}"
 
 # Every shared library the binaries and modules need, and the dynamic loader.
-find "$root$prefix" "$root/usr/bin/dash" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
+find "$root$prefix" "$root/usr/bin/dash" "${archive_tools[@]/#/$root}" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
     sed -z "s|^$root||" |
     { xargs -0 -r ldd 2>/dev/null || true; } |  # (ldd fails on scripts: ignore)
     awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' |
@@ -64,7 +67,7 @@ tar -C "$root" -cf - . | docker import \
     --change "ENV PATH=$bin_dir:/usr/bin:/bin" \
     --change "ENV LC_ALL=C.UTF-8" \
     --change "USER $uid:$gid" \
-    --change "LABEL org.lampion.pg_version=$version org.lampion.pg_bin=$bin_dir" \
+    --change "LABEL org.lampion.pg_version=$version org.lampion.pg_bin=$bin_dir org.lampion.image_format=2" \
     --change 'CMD ["postgres", "--version"]' \
     - "$tag" >/dev/null
 echo "$tag (PostgreSQL $version from $bin_dir)"

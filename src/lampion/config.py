@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     """Seconds between passes deleting expired branches; 0 switches the worker off."""
     provisioning_grace: float = Field(600.0, gt=0)
     """A create still unfinished after this long was cut short by a crash: undo it."""
+    history_retention: int = Field(86_400, ge=0)
+    """Seconds of history a branch keeps (points it can be branched at); a project's
+    ``history_retention_seconds`` overrides it, both capped by the plan."""
 
     @field_validator(
         "regions", "webhook_allowed_cidrs", "webhook_retry_schedule", "cors_origins", mode="before"

@@ -37,6 +37,10 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(f"docker-backend tests skipped: {reason}")
 
 
+IMAGE_FORMAT = "2"
+"""The build script's version of the image (2: with the archive command's tools)."""
+
+
 async def ensure_image(docker: aiodocker.Docker, install: PgInstall, os_user: str) -> str:
     """The compute image of ``install``, built from it with the build script unless an image
     of that very installation is there already."""
@@ -48,6 +52,7 @@ async def ensure_image(docker: aiodocker.Docker, install: PgInstall, os_user: st
     if (
         labels.get("org.lampion.pg_bin") != str(install.bin_dir)
         or labels.get("org.lampion.pg_version") != install.version
+        or labels.get("org.lampion.image_format") != IMAGE_FORMAT
     ):
         subprocess.run(
             [str(BUILD_SCRIPT), str(install.bin_dir), tag, os_user],

@@ -27,7 +27,7 @@ from lampion.compute.base import (
     ComputeStats,
     ComputeStatus,
 )
-from lampion.compute.layout import ComputeLayout, postmaster_ready, read_lines
+from lampion.compute.layout import ComputeLayout, history_dir, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
 
 log = structlog.get_logger(__name__)
@@ -166,7 +166,7 @@ class DockerBackend:
     def _config(self, spec: ComputeSpec) -> dict[str, Any]:
         compute_dir = self._layout.compute_dir(spec.endpoint_id)
         socket_dir = self._layout.socket_dir(spec.endpoint_id)
-        mounts = {spec.data_dir, compute_dir}
+        mounts = {spec.data_dir, compute_dir, history_dir(spec.data_dir)}
         if not socket_dir.is_relative_to(compute_dir):
             mounts.add(socket_dir)
         listen = self._listen_host if self._host_network else "*"

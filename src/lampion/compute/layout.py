@@ -1,5 +1,6 @@
-"""Where a compute's files live on the host, whichever backend runs it: its log, and the
-private unix socket directory the control plane reaches it through."""
+"""Where a compute's files live on the host, whichever backend runs it: its log, the
+private unix socket directory the control plane reaches it through, and the history
+directory its WAL is archived into."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ from lampion.compute.osuser import OsUser
 from lampion.compute.sizing import postgres_settings
 
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; ".s.PGSQL.NNNNN" is appended
+ARCHIVE_TIMEOUT_SECONDS = 60
+"""The archive lags a busy-then-idle compute by at most this long."""
+
+
+def history_dir(data_dir: Path) -> Path:
+    """A branch's history (archived WAL, bases): ``DATA_DIR/history/<branch>``, next to
+    its data dir ``DATA_DIR/branches/<branch>``."""
+    return data_dir.parent.parent / "history" / data_dir.name
+
+
+def wal_archive_dir(data_dir: Path) -> Path:
+    return history_dir(data_dir) / "wal"
+
+
+def archive_command(wal_dir: Path) -> str:
+    """Copies ``%p`` into ``wal_dir`` as ``%f``: never over an existing file (the same
+    content again succeeds, different content fails), through a temporary name, fsynced,
+    renamed atomically, the directory fsynced too. Plain POSIX sh and coreutils, so it runs
+    in a container as well."""
+    d = _sh_quote(str(wal_dir))
+    return (
+        f'd={d}; if [ -f "$d/%f" ]; then cmp -s "%p" "$d/%f"; '
+        f'else cp "%p" "$d/.%f.tmp" && sync "$d/.%f.tmp" && mv "$d/.%f.tmp" "$d/%f" '
+        f'&& sync "$d"; fi'
+    )
+
+
+def restore_command(wal_dir: Path) -> str:
+    return f'cp {_sh_quote(str(wal_dir))}/"%f" "%p"'
+
+
+def _sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
 
 
 class ComputeLayout:
@@ -58,6 +92,9 @@ class ComputeLayout:
             "unix_socket_directories": str(self.socket_dir(spec.endpoint_id)),
             "unix_socket_permissions": "0700",
             "cluster_name": spec.endpoint_id,
+            "archive_mode": "on",
+            "archive_timeout": str(ARCHIVE_TIMEOUT_SECONDS),
+            "archive_command": archive_command(wal_archive_dir(spec.data_dir)),
             **postgres_settings(spec.compute_units),
         }
         args = ["-D", str(spec.data_dir), "-p", str(spec.port)]

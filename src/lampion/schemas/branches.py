@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field, Strict
+from pydantic import AwareDatetime, BeforeValidator, Field, Strict, model_validator
 
 from lampion.schemas.common import Name, RequestModel, ResponseModel, Timestamp
 from lampion.schemas.connection import ConnectionInfo
@@ -36,6 +37,27 @@ class BranchCreate(RequestModel):
     )
     expires_at: ExpiryTime = None
     protected: bool = Field(False, description="Refuse delete, restore, reset and expiry")
+
+    parent_timestamp: datetime | None = Field(
+        None,
+        strict=False,
+        examples=["2026-11-23T09:41:00Z"],
+        description="Branch the parent as it was at this time (RFC 3339) instead of now",
+    )
+    parent_lsn: str | None = Field(
+        None,
+        pattern=r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$",
+        examples=["0/16B3748"],
+        description="Branch the parent as it was at this WAL position instead of now",
+    )
+
+    @model_validator(mode="after")
+    def _one_point(self) -> BranchCreate:
+        if self.parent_timestamp is not None and self.parent_lsn is not None:
+            raise ValueError("give parent_timestamp or parent_lsn, not both")
+        if self.parent_timestamp is not None and self.parent_timestamp.tzinfo is None:
+            raise ValueError("parent_timestamp needs a time zone (RFC 3339)")
+        return self
 
 
 class BranchUpdate(RequestModel):
@@ -82,6 +104,11 @@ class Branch(ResponseModel):
     expires_at: Timestamp | None = None
     protected: bool = False
     created_at: Timestamp
+    parent_lsn: str | None = Field(None, examples=["0/16B3748"])
+    parent_timestamp: Timestamp | None = None
+    earliest_restore_time: Timestamp | None = Field(
+        None, description="The oldest point the branch can be branched at"
+    )
 
 
 class BranchCreated(ConnectionInfo, Branch):

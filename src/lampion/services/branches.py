@@ -11,15 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import clock, ids
+from lampion.compute.base import ComputeSpec
 from lampion.errors import Conflict, InvalidRequest, NotFound
 from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchCreate, BranchCreated, BranchUpdate
-from lampion.services import computes, events, plans, provisioning
+from lampion.services import computes, events, history, plans, provisioning, wake
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import BranchState, ProjectState
+from lampion.storage.history import RecoveryTarget
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.paging import Ordering, Page, Paging, page_of_rows
 from lampion.store.types import utcnow
@@ -38,7 +40,9 @@ def branch_summary(branch: Branch, endpoint_id: str | None) -> dict[str, object]
     }
 
 
-def _out(branch: Branch, endpoint_id: str | None) -> BranchOut:
+def _out(
+    branch: Branch, endpoint_id: str | None, earliest_restore_time: datetime | None = None
+) -> BranchOut:
     return BranchOut(
         id=branch.id,
         project_id=branch.project_id,
@@ -50,6 +54,9 @@ def _out(branch: Branch, endpoint_id: str | None) -> BranchOut:
         expires_at=branch.expires_at,
         protected=branch.protected,
         created_at=branch.created_at,
+        parent_lsn=branch.parent_lsn,
+        parent_timestamp=branch.parent_timestamp,
+        earliest_restore_time=earliest_restore_time,
     )
 
 
@@ -118,7 +125,10 @@ async def list_branches(
         if name is not None:
             query = query.where(Branch.name == name)
         page = await page_of_rows(session, query, paging, ORDERING)
-        return page.map(lambda row: _out(*row))
+        keep = await history.retention(rt, session, project)
+        return page.map(
+            lambda row: _out(row[0], row[1], history.earliest_restore_time(rt, row[0].id, keep))
+        )
 
 
 async def get(rt: Runtime, principal: Principal, project_id: str, branch_ref: str) -> BranchOut:
@@ -128,7 +138,12 @@ async def get(rt: Runtime, principal: Principal, project_id: str, branch_ref: st
         if branch is None:
             raise NotFound(f"Branch {branch_ref} not found")
         endpoint = await _endpoint_of(session, branch.id)
-        return _out(branch, endpoint.id if endpoint else None)
+        keep = await history.retention(rt, session, project)
+    return _out(
+        branch,
+        endpoint.id if endpoint else None,
+        history.earliest_restore_time(rt, branch.id, keep),
+    )
 
 
 async def create(
@@ -145,13 +160,20 @@ async def create(
         if await find(session, project.id, body.name) is not None:
             raise Conflict(f"A branch named {body.name!r} already exists in this project")
         check_expiry(False, body.expires_at)
+        keep = await history.retention(rt, session, project)
     password = ids.password()
     parent_spec = computes.spec_for(rt, parent_endpoint, project.pg_version)
+    point = _point(body)
+    if point is not None:
+        await wake.ensure_running(rt, parent_endpoint.id)  # its newest WAL is archived
+        await history.check_point(rt, parent.id, parent_spec, keep, point)
     async with (
         rt.locks.shared(project.id, f"project {project.id}"),
         rt.locks.shared(parent_endpoint.id, f"endpoint {parent_endpoint.id}"),
     ):
-        branch, endpoint = await _insert_rows(rt, project, parent, parent_endpoint, body, password)
+        branch, endpoint = await _insert_rows(
+            rt, project, parent, parent_endpoint, body, password, point
+        )
         made = provisioning.Footprint(
             specs=[computes.spec_for(rt, endpoint, project.pg_version)], branch_ids=[branch.id]
         )
@@ -161,16 +183,39 @@ async def create(
                 BranchResource(branch.id),
                 made,
                 password=password,
-                make_data=lambda: provisioning.clone_data(rt, parent_spec, parent.id, branch.id),
+                make_data=lambda: _make_data(rt, parent_spec, parent.id, branch.id, point),
                 mark_ready=lambda session: _mark_ready(session, project.org_id, branch.id),
             )
     log.info("branch.created", branch_id=branch.id, parent_id=parent.id, endpoint_id=endpoint.id)
+    earliest = history.earliest_restore_time(rt, branch.id, keep)
     return BranchCreated(
-        **_out(branch, endpoint.id).model_dump(exclude={"state"}),
+        **_out(branch, endpoint.id, earliest).model_dump(exclude={"state"}),
         state=BranchState.READY,
         compute_id=endpoint.id,
         **computes.connection_info(rt.settings, endpoint, password).model_dump(),
     )
+
+
+def _point(body: BranchCreate) -> RecoveryTarget | None:
+    if body.parent_lsn is not None:
+        return RecoveryTarget(lsn=body.parent_lsn.upper())
+    if body.parent_timestamp is not None:
+        return RecoveryTarget(time=body.parent_timestamp)
+    return None
+
+
+async def _make_data(
+    rt: Runtime,
+    parent_spec: ComputeSpec,
+    parent_id: str,
+    branch_id: str,
+    point: RecoveryTarget | None,
+) -> None:
+    """The parent's present (a clone), or a point of its history (a recovery)."""
+    if point is None:
+        await provisioning.clone_data(rt, parent_spec, parent_id, branch_id)
+    else:
+        await history.point_in_time_data(rt, parent_spec, parent_id, branch_id, point)
 
 
 async def _resolve_parent(session: AsyncSession, project_id: str, parent_ref: str | None) -> Branch:
@@ -195,6 +240,7 @@ async def _insert_rows(
     parent_endpoint: Endpoint,
     body: BranchCreate,
     password: str,
+    point: RecoveryTarget | None = None,
 ) -> tuple[Branch, Endpoint]:
     name = body.name
 
@@ -211,6 +257,8 @@ async def _insert_rows(
             expires_at=body.expires_at,
             protected=body.protected,
             created_at=now,
+            parent_lsn=point.lsn if point else None,
+            parent_timestamp=point.time if point else None,
         )
         endpoint = computes.new_endpoint(
             rt, project.id, branch.id, port=port, password=password, now=now, parent=parent_endpoint

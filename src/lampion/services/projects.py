@@ -102,7 +102,7 @@ async def create(rt: Runtime, principal: Principal, request: ProjectCreate) -> P
             ProjectResource(project.id),
             made,
             password=password,
-            make_data=lambda: rt.storage.create_root(branch.id, install),
+            make_data=lambda: provisioning.root_data(rt, branch.id, install),
             mark_ready=lambda session: _mark_ready(session, principal, project.id),
         )
     log.info("project.created", project_id=project.id, endpoint_id=endpoint.id)

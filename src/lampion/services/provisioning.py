@@ -19,12 +19,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
+from lampion.compute.installations import PgInstall
 from lampion.errors import ProvisioningFailed
 from lampion.event_types import EventType
 from lampion.pg.backup import PgOnlineBackup
 from lampion.runtime import Runtime
-from lampion.services import computes, events, intervals
+from lampion.services import computes, events, history, intervals
 from lampion.states import EndpointStatus
+from lampion.storage.templates import Templates
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -82,13 +84,18 @@ async def provision(
     make_data: MakeData,
     mark_ready: MarkReady,
 ) -> None:
-    """Brings up the computes of freshly written rows (``made``): data, start, superuser
-    password, ready. On any failure, cancellation included, removes the computes, the data
-    and the rows again; an error becomes ProvisioningFailed, a cancellation stays one."""
+    """Brings up the computes of freshly written rows (``made``): data (kept as the
+    branches' bases), start, superuser password, ready. On any failure, cancellation
+    included, removes the computes, the data and the rows again; an error becomes
+    ProvisioningFailed, a cancellation stays one."""
     try:
         await make_data()
+        for branch_id in made.branch_ids:
+            await history.record_base(rt, branch_id)
         for spec in made.specs:
-            await start(rt, spec, password)
+            await rt.compute.start(spec)
+            await history.seal(rt, spec)  # a point-in-time start has promoted
+            await computes.set_superuser_password(rt, spec, password)
         async with rt.sessions() as session, session.begin():
             await mark_ready(session)
     except BaseException as exc:
@@ -135,6 +142,15 @@ async def clone_data(rt: Runtime, source: ComputeSpec, source_branch_id: str, ta
         await rt.storage.clone_stopped(source_branch_id, target)
 
 
+async def root_data(rt: Runtime, branch_id: str, install: PgInstall) -> None:
+    """A project's first data dir, from the version's template; the template (immutable)
+    is its base too, by hard links."""
+    await rt.storage.create_root(branch_id, install)
+    await history.of(rt).link_base(
+        branch_id, Templates(rt.settings.template_root, rt.user).path(install)
+    )
+
+
 async def start(rt: Runtime, spec: ComputeSpec, password: str) -> None:
     """Starts postgres over new data and gives its superuser the compute's password (the
     template's or the parent's data carries another)."""
@@ -152,7 +168,7 @@ async def mark_running(
 
 
 async def discard(rt: Runtime, held: Footprint) -> None:
-    """Removes the computes, then the data dirs."""
+    """Removes the computes, then the data dirs and their history."""
     for spec in held.specs:
         try:
             await computes.destroy(rt, spec)
@@ -160,6 +176,7 @@ async def discard(rt: Runtime, held: Footprint) -> None:
             log.error("compute.destroy_failed", endpoint_id=spec.endpoint_id, error=str(exc))
     for branch_id in held.branch_ids:
         await rt.storage.delete(branch_id)
+        await history.of(rt).delete(branch_id)
 
 
 async def _delete_rows(session: AsyncSession, held: Footprint) -> None:

@@ -1,0 +1,181 @@
+"""Branches at a point of the parent's history: its base + archived WAL, recovered to the
+point and promoted. Runs on the default filesystem (copy driver) and on XFS (reflink)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from lampion.compute.installations import discover
+from lampion.compute.osuser import resolve
+from tests.integration.test_docker_backend import docker_settings, remove_containers_under
+from tests.support.apps import client_for, running_app
+from tests.support.docker import engine_or_skip, ensure_image
+from tests.support.orgs import make_key
+from tests.support.pg import connect
+
+pytestmark = pytest.mark.compute
+
+
+@pytest.fixture
+async def timeline(branching_client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+    made = await _write_timeline(branching_client)
+    yield made
+    await branching_client.delete(f"/v1/projects/{made['project']['id']}")
+
+
+async def _write_timeline(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A project whose table got row 1 at t1, row 2 at t2, row 3 at t3 (each committed, each
+    point recorded just after its commit)."""
+    response = await client.post("/v1/projects", json={"name": "history"})
+    assert response.status_code == 201, response.text
+    project: dict[str, Any] = response.json()
+    connection = await connect(project["connection_string"])
+    try:
+        await connection.execute("CREATE TABLE moments (id int PRIMARY KEY)")
+        points = []
+        for row in (1, 2, 3):
+            await asyncio.sleep(0.05)
+            await connection.execute("INSERT INTO moments VALUES ($1)", row)
+            points.append(
+                await connection.fetchrow(
+                    "SELECT clock_timestamp() AS time, pg_current_wal_lsn()::text AS lsn"
+                )
+            )
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+    return {"project": project, "points": points}
+
+
+async def _ids(dsn: str) -> list[int]:
+    connection = await connect(dsn)
+    try:
+        return [r[0] for r in await connection.fetch("SELECT id FROM moments ORDER BY id")]
+    finally:
+        await connection.close()
+
+
+async def _branch(client: httpx.AsyncClient, project_id: str, **body: Any) -> httpx.Response:
+    return await client.post(f"/v1/projects/{project_id}/branches", json=body)
+
+
+async def test_a_branch_at_a_time_or_an_lsn_holds_exactly_that_state(
+    branching_client: httpx.AsyncClient, branching_app: FastAPI, timeline: dict[str, Any]
+) -> None:
+    project, points = timeline["project"], timeline["points"]
+    t2 = points[1]["time"].isoformat()
+    by_time = await _branch(branching_client, project["id"], name="at-t2", parent_timestamp=t2)
+    assert by_time.status_code == 201, by_time.text
+    assert by_time.json()["parent_timestamp"] is not None
+    assert by_time.json()["earliest_restore_time"] is not None
+    assert await _ids(by_time.json()["connection_string"]) == [1, 2]
+
+    by_lsn = await _branch(
+        branching_client, project["id"], name="at-lsn2", parent_lsn=points[1]["lsn"]
+    )
+    assert by_lsn.status_code == 201, by_lsn.text
+    assert by_lsn.json()["parent_lsn"] == points[1]["lsn"].upper()
+    assert await _ids(by_lsn.json()["connection_string"]) == [1, 2]
+
+    # The parent is untouched, and the point-in-time branch is an ordinary, writable branch.
+    assert await _ids(project["connection_string"]) == [1, 2, 3]
+    connection = await connect(by_time.json()["connection_string"])
+    try:
+        await connection.execute("INSERT INTO moments VALUES (20)")
+        assert await connection.fetchval("SELECT pg_is_in_recovery()") is False
+    finally:
+        await connection.close()
+    listed = await branching_client.get(f"/v1/projects/{project['id']}/branches/at-t2")
+    assert listed.json()["parent_timestamp"] is not None
+
+    # A branch of that branch, at a point of its own history (after its promotion).
+    connection = await connect(by_time.json()["connection_string"])
+    try:
+        await connection.execute("INSERT INTO moments VALUES (21)")
+        mark = await connection.fetchval("SELECT pg_current_wal_lsn()::text")
+        await connection.execute("INSERT INTO moments VALUES (22)")
+    finally:
+        await connection.close()
+    grandchild = await _branch(
+        branching_client, project["id"], name="at-t2-later", parent_id="at-t2", parent_lsn=mark
+    )
+    assert grandchild.status_code == 201, grandchild.text
+    assert await _ids(grandchild.json()["connection_string"]) == [1, 2, 20, 21]
+
+    # Deleting a branch deletes its history; its parent's stays whole.
+    history = branching_app.state.runtime.settings.data_dir / "history"
+    gone = grandchild.json()["id"]
+    assert (history / gone / "wal").is_dir()
+    deleted = await branching_client.delete(f"/v1/projects/{project['id']}/branches/{gone}")
+    assert deleted.status_code == 204, deleted.text
+    assert not (history / gone).exists()
+    assert (history / by_time.json()["id"] / "base" / "PG_VERSION").is_file()
+
+
+async def test_points_outside_the_window_are_refused_with_the_window(
+    branching_client: httpx.AsyncClient, timeline: dict[str, Any]
+) -> None:
+    project, points = timeline["project"], timeline["points"]
+    future = (points[2]["time"] + timedelta(hours=1)).isoformat()
+    past = (points[0]["time"] - timedelta(days=3)).isoformat()
+    for body in (
+        {"parent_timestamp": future},
+        {"parent_timestamp": past},
+        {"parent_lsn": "0/10"},
+        {"parent_lsn": "FF/0"},
+    ):
+        response = await _branch(branching_client, project["id"], name="nowhere", **body)
+        assert response.status_code == 400, response.text
+        details = response.json()["error"]["details"]
+        assert details["earliest"], details
+        assert details["latest"], details
+    both = await _branch(
+        branching_client,
+        project["id"],
+        name="nowhere",
+        parent_timestamp=points[1]["time"].isoformat(),
+        parent_lsn=points[1]["lsn"],
+    )
+    assert both.status_code == 400
+    listed = await branching_client.get(f"/v1/projects/{project['id']}/branches")
+    assert [b["name"] for b in listed.json()] == ["main"]
+
+
+@pytest.fixture(scope="module")
+async def docker_client(workdir: Path, templates_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on the docker backend: computes archive from inside their containers."""
+    engine = await engine_or_skip()
+    try:
+        user = resolve(None)
+        image = await ensure_image(engine, discover(None, user)[0], user.name)
+        settings = docker_settings(workdir / "data-docker-history", templates_dir, image)
+        async with running_app(settings) as app:
+            key = await make_key(app.state.runtime.sessions, "org-docker-history")
+            async with client_for(app, key) as client:
+                yield client
+        await remove_containers_under(engine, settings.data_dir)
+    finally:
+        await engine.close()
+
+
+async def test_a_branch_at_a_point_on_the_docker_backend(
+    docker_client: httpx.AsyncClient,
+) -> None:
+    made = await _write_timeline(docker_client)
+    project, points = made["project"], made["points"]
+    try:
+        branch = await _branch(
+            docker_client, project["id"], name="at-lsn2", parent_lsn=points[1]["lsn"]
+        )
+        assert branch.status_code == 201, branch.text
+        assert await _ids(branch.json()["connection_string"]) == [1, 2]
+    finally:
+        await docker_client.delete(f"/v1/projects/{project['id']}")
