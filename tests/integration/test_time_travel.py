@@ -179,3 +179,45 @@ async def test_a_branch_at_a_point_on_the_docker_backend(
         assert await _ids(branch.json()["connection_string"]) == [1, 2]
     finally:
         await docker_client.delete(f"/v1/projects/{project['id']}")
+
+
+async def test_a_reset_branch_keeps_a_history_of_its_new_data(
+    branching_client: httpx.AsyncClient, timeline: dict[str, Any]
+) -> None:
+    """After a reset the branch's WAL belongs to the parent's lineage: it starts a history of
+    its own (archiving goes on without clashing with the old WAL), and a point after the reset
+    is its new data, not the old base replayed with another lineage's WAL."""
+    project = timeline["project"]
+    base = f"/v1/projects/{project['id']}/branches"
+    child = (await _branch(branching_client, project["id"], name="ci")).json()
+    diverge = await connect(child["connection_string"])
+    try:  # the child's own WAL, of the same names the parent's will have
+        await diverge.execute("INSERT INTO moments SELECT g FROM generate_series(100, 5000) g")
+        await diverge.execute("SELECT pg_switch_wal()")
+    finally:
+        await diverge.close()
+    parent = await connect(project["connection_string"])
+    try:
+        await parent.execute("INSERT INTO moments VALUES (4)")
+    finally:
+        await parent.close()
+
+    reset = await branching_client.post(f"{base}/{child['id']}/reset_to_parent")
+    assert reset.status_code == 200, reset.text
+    connection = await connect(child["connection_string"])
+    try:
+        await connection.execute("INSERT INTO moments VALUES (5)")
+        after = await connection.fetchval("SELECT pg_current_wal_lsn()::text")
+        await connection.execute("SELECT pg_switch_wal()")
+        archived = await connection.fetchrow(
+            "SELECT failed_count, last_archived_wal FROM pg_stat_archiver"
+        )
+    finally:
+        await connection.close()
+    assert archived["failed_count"] == 0
+
+    at_after = await _branch(
+        branching_client, project["id"], name="after-reset", parent_id=child["id"], parent_lsn=after
+    )
+    assert at_after.status_code == 201, at_after.text
+    assert await _ids(at_after.json()["connection_string"]) == [1, 2, 3, 4, 5]

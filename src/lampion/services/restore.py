@@ -30,7 +30,7 @@ from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchRestore
-from lampion.services import branches, computes, events, plans, provisioning
+from lampion.services import branches, computes, events, history, plans, provisioning
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
@@ -212,6 +212,7 @@ async def replace_data(
         log.info(str(event), branch_id=branch.id, source=source.described)
         if preserved is None:
             await rt.storage.drop_replaced(branch.id)
+            await history.of(rt).drop_aside(branch.id)
         else:
             await _bring_up_preserved(rt, target, *preserved)
 
@@ -242,7 +243,10 @@ async def _swap_and_start(rt: Runtime, spec: ComputeSpec, branch_id: str, runnin
     password = await _password_of(rt, spec.endpoint_id)
     await computes.stop(rt, spec)
     await rt.storage.swap(branch_id)
+    await history.of(rt).set_aside(branch_id)
+    await history.record_base(rt, branch_id)
     await provisioning.start(rt, spec, password)
+    await history.seal(rt, spec)
     if not running:
         await computes.stop(rt, spec)
 
@@ -253,6 +257,7 @@ async def _swap_back(rt: Runtime, spec: ComputeSpec, branch_id: str, running: bo
     try:
         await computes.stop(rt, spec)
         await rt.storage.undo_swap(branch_id)
+        await history.of(rt).take_back(branch_id)
     except Exception as exc:
         log.error("restore.swap_back_failed", branch_id=branch_id, error=str(exc))
         return False
@@ -269,6 +274,7 @@ async def _give_up(
 ) -> None:
     """Nothing changed after all: no new data, the branch ready, no preserved branch."""
     await rt.storage.undo_swap(branch_id)
+    await history.of(rt).take_back(branch_id)
     await _set_state(rt, branch_id, BranchState.RESTORING, BranchState.READY)
     if preserved is not None:
         await provisioning.destroy(rt, branches.BranchResource(preserved[0].id))
@@ -358,7 +364,7 @@ async def _bring_up_preserved(
                 branches.BranchResource(branch.id),
                 made,
                 password=password,
-                make_data=lambda: rt.storage.adopt_replaced(restored_id, branch.id),
+                make_data=lambda: _hand_over(rt, restored_id, branch.id),
                 mark_ready=mark_ready,
             )
         except ServiceUnavailable as exc:
@@ -366,3 +372,9 @@ async def _bring_up_preserved(
                 f"Branch {target.branch.name} was restored, but branch {branch.name} that was "
                 "to keep its data as it was could not be started"
             ) from exc
+
+
+async def _hand_over(rt: Runtime, restored_id: str, preserved_id: str) -> None:
+    """The old data dir and its history become the preserved branch's, renamed, not copied."""
+    await rt.storage.adopt_replaced(restored_id, preserved_id)
+    await history.of(rt).hand_over(restored_id, preserved_id)

@@ -20,7 +20,7 @@ from pathlib import Path
 from lampion.compute.layout import history_dir, restore_command, wal_archive_dir
 from lampion.compute.osuser import OsUser
 from lampion.storage import copier
-from lampion.storage.base import StorageError
+from lampion.storage.base import REPLACED_SUFFIX, StorageError
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,40 @@ class History:
 
     async def delete(self, branch_id: str) -> None:
         await copier.remove_tree(self.dir(branch_id))
+
+    # A restore swaps a branch's data (storage's ``.new``/``.old`` dirs); its history follows:
+    # the old history is set aside with the old data and the new data starts a history of its
+    # own (WAL of another lineage must never land beside the old one's, nor replay on its base).
+
+    def _aside(self, branch_id: str) -> Path:
+        return self.dir(branch_id).with_name(branch_id + REPLACED_SUFFIX)
+
+    async def set_aside(self, branch_id: str) -> None:
+        """The history of the data just swapped out goes aside; an empty one begins."""
+        await asyncio.to_thread(self._set_aside, branch_id)
+
+    def _set_aside(self, branch_id: str) -> None:
+        current, aside = self.dir(branch_id), self._aside(branch_id)
+        if current.exists() and not aside.exists():
+            current.rename(aside)
+        self._prepare(branch_id)
+
+    async def take_back(self, branch_id: str) -> None:
+        """The history set aside comes back (the old data did); the new one goes."""
+        aside = self._aside(branch_id)
+        if not aside.exists():
+            return
+        await copier.remove_tree(self.dir(branch_id))
+        aside.rename(self.dir(branch_id))
+
+    async def drop_aside(self, branch_id: str) -> None:
+        await copier.remove_tree(self._aside(branch_id))
+
+    async def hand_over(self, branch_id: str, new_branch_id: str) -> None:
+        """The history set aside follows the old data to the branch that keeps it."""
+        aside = self._aside(branch_id)
+        if aside.exists():
+            aside.rename(self.dir(new_branch_id))
 
     async def size_bytes(self, branch_id: str) -> int:
         return await asyncio.to_thread(_tree_bytes, self.dir(branch_id))

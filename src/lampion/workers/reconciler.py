@@ -17,10 +17,18 @@ from sqlalchemy import select
 
 from lampion.event_types import EventType
 from lampion.runtime import Runtime
-from lampion.services import branches, computes, events, intervals, projects, provisioning
+from lampion.services import (
+    branches,
+    computes,
+    events,
+    history,
+    intervals,
+    projects,
+    provisioning,
+)
 from lampion.services.endpoints import endpoint_summary
 from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
-from lampion.storage.base import owner_of
+from lampion.storage.base import REPLACED_SUFFIX, owner_of
 from lampion.store.locking import exclusive_pass
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
@@ -102,8 +110,13 @@ class Reconciler:
         if row is not None:
             endpoint, project = row
             await computes.stop(self.rt, computes.spec_for(self.rt, endpoint, project.pg_version))
+        old_data_back = self.rt.storage.path(branch_id + REPLACED_SUFFIX).exists()
         await self.rt.storage.undo_swap(branch_id)
         await self.rt.storage.drop_replaced(branch_id)
+        if old_data_back:  # its history too
+            await history.of(self.rt).take_back(branch_id)
+        else:  # the new data stays, with the history begun for it
+            await history.of(self.rt).drop_aside(branch_id)
         async with self.rt.sessions() as session, session.begin():
             branch = await session.get(Branch, branch_id)
             if branch is not None and branch.state == BranchState.RESTORING:
