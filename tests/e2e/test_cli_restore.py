@@ -40,6 +40,16 @@ def test_reset_and_restore_keep_the_connection_string(
     listed = json.loads(lampion(env, "branches", "list", "--project", "refresh").stdout)
     assert sorted(b["name"] for b in listed) == ["ci", "ci-before", "main"]
 
+    lsn = psql(project["connection_string"], "SELECT pg_current_wal_lsn()").stdout.strip()
+    psql(project["connection_string"], "INSERT INTO t VALUES (5)")
+    at_lsn = lampion(env, "branches", "create", "--project", "refresh", "--name", "before-5",
+                     "--lsn", lsn)  # fmt: skip
+    assert at_lsn.returncode == 0, at_lsn.stderr
+    at_dsn = json.loads(at_lsn.stdout)["connection_string"]
+    assert (
+        psql(at_dsn, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").stdout.strip() == "1,3"
+    )
+
     refused = lampion(env, "branches", "restore", "ci", "--project", "refresh", "--source", "ci")
     assert refused.returncode == 1
     assert "Nothing to restore" in refused.stderr

@@ -41,16 +41,22 @@ def create(
     if_not_exists: Annotated[
         bool, typer.Option("--if-not-exists", help="Succeed with the existing branch")
     ] = False,
+    at: Annotated[
+        str | None, typer.Option("--at", help="The parent as it was at this time (RFC 3339)")
+    ] = None,
+    lsn: Annotated[
+        str | None, typer.Option("--lsn", help="The parent as it was at this WAL position")
+    ] = None,
     output: OutputOption = None,
     api_url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
-    """Create a branch: the parent's data at this moment, with its own compute."""
+    """Create a branch: the parent's data now (or at --at / --lsn), with its own compute."""
     with connect(api_url, api_key) as api:
         project_id = api.resolve_project(project)
         with spinner(f"Creating branch {name}…"):
             created = api.branches.create(
-                project_id, name, parent=parent, if_not_exists=if_not_exists
+                project_id, name, parent=parent, if_not_exists=if_not_exists, at=at, lsn=lsn
             )
         shown: BranchCreated | dict[str, Any] = created or {  # it existed: show it
             **plain(api.branches.get(project_id, name)),

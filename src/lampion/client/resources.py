@@ -76,13 +76,15 @@ class Branches(Resource[M]):
     def create(
         self, project_id: str, name: str, *, parent: str | None = None,
         if_not_exists: bool = False, expires_at: datetime | str | None = None,
-        protected: bool | None = None,
+        protected: bool | None = None, at: datetime | str | None = None,
+        lsn: str | None = None,
     ) -> Call[BranchCreated | None]:  # fmt: skip
-        """Create a branch from ``parent`` (id or name; default the primary branch). None
-        when ``if_not_exists`` and a branch of that name exists."""
+        """Create a branch from ``parent`` (id or name; default the primary branch) as it is
+        now, or as it was at a time (``at``) or WAL position (``lsn``, ``0/16B3748``) of its
+        history. None when ``if_not_exists`` and a branch of that name exists."""
         body = present(
             name=name, parent_id=parent or None, expires_at=_rfc3339(expires_at),
-            protected=protected,
+            protected=protected, parent_timestamp=_rfc3339(at), parent_lsn=lsn,
         )  # fmt: skip
         created = call.post(f"{_project(project_id)}/branches", BranchCreated, body)
         return created.tolerating(ConflictError if if_not_exists else None)
@@ -137,7 +139,7 @@ class Branches(Resource[M]):
 def _rfc3339(moment: datetime | str | None) -> str | None:
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
-            raise ValueError("expires_at needs a time zone")
+            raise ValueError("a time needs a time zone")
         return moment.isoformat()
     return moment
 
