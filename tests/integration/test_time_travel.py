@@ -221,3 +221,53 @@ async def test_a_reset_branch_keeps_a_history_of_its_new_data(
     )
     assert at_after.status_code == 201, at_after.text
     assert await _ids(at_after.json()["connection_string"]) == [1, 2, 3, 4, 5]
+
+
+async def test_restore_in_place_to_just_before_a_drop_table(
+    branching_client: httpx.AsyncClient, timeline: dict[str, Any]
+) -> None:
+    """The headline: the table a migration dropped comes back on the same connection string,
+    and the state after the drop stays reachable under another name."""
+    project = timeline["project"]
+    dsn = project["connection_string"]
+    base = f"/v1/projects/{project['id']}/branches/{project['branch_id']}"
+    connection = await connect(dsn)
+    try:
+        before = await connection.fetchrow(
+            "SELECT clock_timestamp() AS time, pg_current_wal_lsn()::text AS lsn"
+        )
+        await asyncio.sleep(0.05)
+        await connection.execute("DROP TABLE moments")
+    finally:
+        await connection.close()
+
+    by_lsn = await branching_client.post(
+        f"{base}/restore", json={"source_lsn": before["lsn"], "preserve_under_name": "dropped"}
+    )
+    assert by_lsn.status_code == 200, by_lsn.text
+    assert await _ids(dsn) == [1, 2, 3]  # the same connection string, the table back
+    listed = (await branching_client.get(f"/v1/projects/{project['id']}/branches")).json()
+    dropped = next(b for b in listed if b["name"] == "dropped")
+    endpoint = await branching_client.get(
+        f"/v1/projects/{project['id']}/endpoints/{dropped['endpoint_id']}"
+    )
+    gone = await connect(endpoint.json()["connection_string"])
+    try:
+        assert await gone.fetchval("SELECT to_regclass('moments')") is None
+    finally:
+        await gone.close()
+
+    writer = await connect(dsn)  # the restored branch goes on, and its history with it
+    try:
+        await writer.execute("INSERT INTO moments VALUES (4)")
+        await asyncio.sleep(0.05)
+        after_four = await writer.fetchval("SELECT clock_timestamp()")
+        await asyncio.sleep(0.05)
+        await writer.execute("INSERT INTO moments VALUES (5)")
+    finally:
+        await writer.close()
+    by_time = await branching_client.post(
+        f"{base}/restore", json={"source_timestamp": after_four.isoformat()}
+    )
+    assert by_time.status_code == 200, by_time.text
+    assert await _ids(dsn) == [1, 2, 3, 4]

@@ -118,5 +118,7 @@ async def restore_branch(
     """Replace the branch's data with another branch's present (`source_branch_id`), keeping
     the endpoint as `reset_to_parent` does. With `preserve_under_name` the data as it was
     survives as a new branch of that name (a child of this one, with its own running compute).
-    Points in time (`source_timestamp`, `source_lsn`) are not supported yet (400)."""
+    With `source_timestamp` or `source_lsn` the data becomes that point of the source's history
+    (default source: the branch itself), e.g. the second before a `DROP TABLE`; a point outside
+    the source's window is a 400 with the window in `details`."""
     return await restore.restore(rt, principal, project_id, branch_id, body)

@@ -76,16 +76,32 @@ class SchemaDiff(ResponseModel):
 
 
 class BranchRestore(RequestModel):
-    """What a branch's data becomes: another branch's present (``source_branch_id``) or, once
-    history is kept, a point of a branch's history."""
+    """What a branch's data becomes: another branch's present (``source_branch_id``), or a
+    point (``source_timestamp`` / ``source_lsn``) of its own history or another branch's."""
 
     source_branch_id: str | None = Field(
         None, examples=["br-main123"], description="Branch (id or name) whose data to take"
     )
-    source_timestamp: Timestamp | None = Field(None, description="A point in time (not yet)")
-    source_lsn: str | None = Field(
-        None, examples=["0/16B3748"], description="A WAL position (not yet)"
+    source_timestamp: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        examples=["2026-11-23T09:41:00Z"],
+        description="A point in time (RFC 3339) of the source's history (default source: the "
+        "branch itself)",
     )
+    source_lsn: str | None = Field(
+        None,
+        pattern=r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$",
+        examples=["0/16B3748"],
+        description="A WAL position of the source's history (default source: the branch itself)",
+    )
+
+    @model_validator(mode="after")
+    def _one_point(self) -> BranchRestore:
+        if self.source_timestamp is not None and self.source_lsn is not None:
+            raise ValueError("give source_timestamp or source_lsn, not both")
+        return self
+
     preserve_under_name: Name | None = Field(
         None,
         examples=["before-restore"],

@@ -48,16 +48,23 @@ class Window:
 
 
 async def check_point(
-    rt: Runtime, parent_id: str, parent_spec: ComputeSpec, keep: timedelta, target: RecoveryTarget
+    rt: Runtime,
+    parent_id: str,
+    parent_spec: ComputeSpec,
+    keep: timedelta,
+    target: RecoveryTarget,
+    *,
+    fields: str = "parent",
 ) -> None:
-    """400 with the parent's window when ``target`` lies outside it."""
+    """400 with the parent's window when ``target`` lies outside it (``fields``: the
+    request's names, ``parent_…`` or ``source_…``)."""
     mark = of(rt).mark(parent_id)
     if target.time is not None:
         now = utcnow()
         earliest = max(mark.time, now - keep) if mark else None
         inside = earliest is not None and earliest <= target.time <= now
         window = Window(earliest.isoformat() if earliest else "", now.isoformat())
-        field, value = "parent_timestamp", target.time.isoformat()
+        field, value = f"{fields}_timestamp", target.time.isoformat()
     else:
         assert target.lsn is not None
         latest = await recovery.current_lsn(rt.compute.admin_target(parent_spec))
@@ -66,10 +73,10 @@ async def check_point(
             recovery.lsn_value(mark.lsn) <= wanted <= recovery.lsn_value(latest)
         )
         window = Window(mark.lsn if mark else "", latest)
-        field, value = "parent_lsn", target.lsn
+        field, value = f"{fields}_lsn", target.lsn
     if not inside:
         raise InvalidRequest(
-            f"{field} {value} is outside the parent's history "
+            f"{field} {value} is outside the branch's history "
             f"(from {window.earliest or 'nothing yet'} to {window.latest})",
             details={"field": field, "earliest": window.earliest, "latest": window.latest},
         )
@@ -109,14 +116,19 @@ async def point_in_time_data(
 ) -> None:
     """The child's data dir: the parent's base and archived WAL, set to recover to
     ``target`` and promote. The parent's newest WAL is archived first."""
+    await archive_newest(rt, parent_spec, parent_id)
+    await of(rt).materialize(parent_id, child_id, rt.storage.path(child_id), target)
+
+
+async def archive_newest(rt: Runtime, spec: ComputeSpec, branch_id: str) -> None:
+    """Waits until a running compute's WAL up to now is in its branch's archive."""
     history = of(rt)
-    if (await rt.compute.status(parent_spec)).running:
-        segment = await recovery.close_segment(rt.compute.admin_target(parent_spec))
+    if (await rt.compute.status(spec)).running:
+        segment = await recovery.close_segment(rt.compute.admin_target(spec))
         deadline = time.monotonic() + ARCHIVE_WAIT_SECONDS
-        while not history.archived(parent_id, segment):
+        while not history.archived(branch_id, segment):
             if time.monotonic() > deadline:
                 raise ServiceUnavailable(
-                    f"Branch {parent_id}'s WAL is not archived yet (segment {segment})"
+                    f"Branch {branch_id}'s WAL is not archived yet (segment {segment})"
                 )
             await asyncio.sleep(0.05)
-    await history.materialize(parent_id, child_id, rt.storage.path(child_id), target)

@@ -30,10 +30,12 @@ from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
 from lampion.schemas.branches import BranchRestore
-from lampion.services import branches, computes, events, history, plans, provisioning
+from lampion.services import branches, computes, events, history, plans, provisioning, wake
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
+from lampion.storage.base import REPLACED_SUFFIX
+from lampion.storage.history import RecoveryTarget
 from lampion.store.models import Branch, Endpoint, Project
 from lampion.store.types import utcnow
 
@@ -52,6 +54,9 @@ class Source:
     """What the event says about it: ``{"branch_id": …}`` (and a point, when at one)."""
     endpoint_id: str | None = None
     """A compute read while the data is made: held (shared) meanwhile."""
+    history_from: str | None = None
+    """For a point of history: whose base and WAL the new data recovers from (a branch id,
+    or the restored branch's own history once set aside), linked in after the swap."""
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,21 @@ async def reset_to_parent(
 async def restore(
     rt: Runtime, principal: Principal, project_id: str, branch_ref: str, body: BranchRestore
 ) -> BranchOut:
-    """The branch's data becomes another branch's present (points in time: not yet)."""
-    for field in ("source_timestamp", "source_lsn"):
-        if getattr(body, field) is not None:
-            raise InvalidRequest(
-                "Restoring to a point in time is not supported yet", details={"field": field}
-            )
+    """The branch's data becomes another branch's present, or a point (time or LSN) of its
+    own history or another branch's."""
+    point = _point(body)
     async with rt.sessions() as session:
         target = await _target(session, principal, project_id, branch_ref, "restore")
-        source_branch = await _source_branch(session, target, body.source_branch_id)
-        source = await _present_of(rt, session, target.project, source_branch)
+        if point is None:
+            source_branch = await _source_branch(session, target, body.source_branch_id)
+            source = await _present_of(rt, session, target.project, source_branch)
+        else:
+            source_branch = await _point_source_branch(session, target, body.source_branch_id)
+            source, check_window = await _point_of(rt, session, target, source_branch, point)
         if body.preserve_under_name is not None:
             await _check_name_free(session, target.project.id, body.preserve_under_name)
+    if point is not None:
+        await check_window()
     await replace_data(
         rt, target, source, EventType.BRANCH_RESTORED, preserve_under_name=body.preserve_under_name
     )
@@ -121,7 +129,7 @@ async def _target(
 async def _source_branch(session: AsyncSession, target: Target, source_ref: str | None) -> Branch:
     if source_ref is None:
         raise InvalidRequest(
-            "Nothing to restore: give source_branch_id (points in time are not supported yet)",
+            "Nothing to restore: give source_branch_id, source_timestamp or source_lsn",
             details={"field": "source_branch_id"},
         )
     source = await branches.find(session, target.project.id, source_ref)
@@ -198,7 +206,7 @@ async def replace_data(
         keep_running = endpoint.desired_state == DesiredState.RUNNING
         spec = computes.spec_for(rt, endpoint, project.pg_version)
         try:
-            await _swap_and_start(rt, spec, branch.id, keep_running)
+            await _swap_and_start(rt, spec, branch.id, keep_running, source.history_from)
         except BaseException as exc:
             if await _swap_back(rt, spec, branch.id, keep_running):
                 await _give_up(rt, branch.id, preserved)
@@ -237,16 +245,22 @@ async def _make_new_data(rt: Runtime, branch_id: str, source: Source) -> None:
         ) from exc
 
 
-async def _swap_and_start(rt: Runtime, spec: ComputeSpec, branch_id: str, running: bool) -> None:
+async def _swap_and_start(
+    rt: Runtime, spec: ComputeSpec, branch_id: str, running: bool, history_from: str | None
+) -> None:
     """The new data in place, running with the endpoint's password (the copy carries the
     source's). A suspended compute is started just long enough to set it."""
     password = await _password_of(rt, spec.endpoint_id)
     await computes.stop(rt, spec)
     await rt.storage.swap(branch_id)
     await history.of(rt).set_aside(branch_id)
+    if history_from is not None:
+        own = history_from == branch_id  # its own history: set aside just now
+        await history.of(rt).share(branch_id + REPLACED_SUFFIX if own else history_from, branch_id)
     await history.record_base(rt, branch_id)
-    await provisioning.start(rt, spec, password)
-    await history.seal(rt, spec)
+    await rt.compute.start(spec)
+    await history.seal(rt, spec)  # a point of history: promoted
+    await computes.set_superuser_password(rt, spec, password)
     if not running:
         await computes.stop(rt, spec)
 
@@ -378,3 +392,60 @@ async def _hand_over(rt: Runtime, restored_id: str, preserved_id: str) -> None:
     """The old data dir and its history become the preserved branch's, renamed, not copied."""
     await rt.storage.adopt_replaced(restored_id, preserved_id)
     await history.of(rt).hand_over(restored_id, preserved_id)
+
+
+def _point(body: BranchRestore) -> RecoveryTarget | None:
+    if body.source_lsn is not None:
+        return RecoveryTarget(lsn=body.source_lsn.upper())
+    if body.source_timestamp is not None:
+        return RecoveryTarget(time=body.source_timestamp)
+    return None
+
+
+async def _point_source_branch(
+    session: AsyncSession, target: Target, source_ref: str | None
+) -> Branch:
+    """Whose history a point is of: the branch itself unless another is named."""
+    if source_ref is None:
+        return target.branch
+    source = await branches.find(session, target.project.id, source_ref)
+    if source is None:
+        raise InvalidRequest(
+            f"Source branch {source_ref} not found in this project",
+            details={"field": "source_branch_id", "value": source_ref},
+        )
+    return source
+
+
+async def _point_of(
+    rt: Runtime, session: AsyncSession, target: Target, source: Branch, point: RecoveryTarget
+) -> tuple[Source, Callable[[], Awaitable[None]]]:
+    """The new data: the source's base recovered to ``point`` of its history (its WAL up to
+    now archived first); and the check, run outside the session, that the point lies in the
+    source's window (which wakes the source)."""
+    endpoint = await _endpoint_of(session, source.id)
+    if source.state != BranchState.READY or endpoint is None:
+        raise Conflict(f"Branch {source.name} is {source.state}; it cannot be read now")
+    keep = await history.retention(rt, session, target.project)
+    spec = computes.spec_for(rt, endpoint, target.project.pg_version)
+    branch_id, endpoint_id = target.branch.id, endpoint.id
+
+    async def check_window() -> None:
+        await wake.ensure_running(rt, endpoint_id)
+        await history.check_point(rt, source.id, spec, keep, point, fields="source")
+
+    async def make_data(name: str) -> None:
+        await history.archive_newest(rt, spec, source.id)
+        await history.of(rt).recovering_copy(source.id, rt.storage.path(name), branch_id, point)
+
+    at = (
+        {"lsn": point.lsn}
+        if point.lsn
+        else {"time": point.time.isoformat() if point.time else None}
+    )
+    described: dict[str, Any] = {"branch_id": source.id, "name": source.name, **at}
+    itself = source.id == branch_id  # its compute is held alone by the restore anyway
+    source_made = Source(
+        make_data, described, endpoint_id=None if itself else endpoint_id, history_from=source.id
+    )
+    return source_made, check_window

@@ -134,6 +134,23 @@ class History:
         )
         await asyncio.to_thread(self._write_recovery, child_id, data_dir, target)
 
+    async def recovering_copy(
+        self, source_id: str, data_dir: Path, wal_of: str, target: RecoveryTarget
+    ) -> None:
+        """``source_id``'s base copied to ``data_dir``, set to recover to ``target`` reading
+        WAL from ``wal_of``'s history (which :meth:`share` fills before it starts)."""
+        if not self.base_dir(source_id).is_dir():
+            raise StorageError(f"branch {source_id} has no base to recover from")
+        await copier.copy_tree(
+            self.base_dir(source_id), data_dir, self._user, reflink=self._reflink
+        )
+        await asyncio.to_thread(self._write_recovery, wal_of, data_dir, target)
+
+    async def share(self, source: str, branch_id: str) -> None:
+        """``source``'s base and archived WAL linked into ``branch_id``'s history; ``source``
+        is a branch id, or a history set aside (``<branch_id>.old``)."""
+        await asyncio.to_thread(self._share_history, source, branch_id)
+
     def _share_history(self, parent_id: str, child_id: str) -> None:
         if not self.base_dir(parent_id).is_dir():
             raise StorageError(f"branch {parent_id} has no base to recover from")
