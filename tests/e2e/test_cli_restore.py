@@ -50,6 +50,15 @@ def test_reset_and_restore_keep_the_connection_string(
         psql(at_dsn, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").stdout.strip() == "1,3"
     )
 
+    main = project["connection_string"]
+    undo_to = psql(main, "SELECT pg_current_wal_lsn()").stdout.strip()
+    psql(main, "DROP TABLE t")
+    undone = lampion(env, "branches", "restore", "main", "--project", "refresh", "--lsn", undo_to)
+    assert undone.returncode == 0, undone.stderr
+    assert (
+        psql(main, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").stdout.strip() == "1,3,5"
+    )
+
     refused = lampion(env, "branches", "restore", "ci", "--project", "refresh", "--source", "ci")
     assert refused.returncode == 1
     assert "Nothing to restore" in refused.stderr

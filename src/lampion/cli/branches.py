@@ -166,7 +166,13 @@ def reset(
 def restore(
     project: ProjectOption,
     branch: BranchArgument,
-    source: Annotated[str, typer.Option(help="Branch (id or name) whose data to take")],
+    source: Annotated[
+        str | None, typer.Option(help="Branch (id or name) whose data to take (default: itself)")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="A point in time (RFC 3339) of the history")
+    ] = None,
+    lsn: Annotated[str | None, typer.Option("--lsn", help="A WAL position of the history")] = None,
     preserve_under_name: Annotated[
         str | None, typer.Option(help="Keep the data as it was as a new branch of this name")
     ] = None,
@@ -174,11 +180,13 @@ def restore(
     api_url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
-    """Restore a branch from another branch's present data (same connection string)."""
+    """Restore a branch from another branch's present data, or to a point (--at / --lsn) of
+    its own history or --source's (same connection string)."""
     with connect(api_url, api_key) as api:
         project_id = api.resolve_project(project)
-        with spinner(f"Restoring branch {branch} from {source}…"):
+        with spinner(f"Restoring branch {branch}…"):
             restored = api.branches.restore(
-                project_id, branch, source=source, preserve_under_name=preserve_under_name
-            )
+                project_id, branch, source=source, at=at, lsn=lsn,
+                preserve_under_name=preserve_under_name,
+            )  # fmt: skip
         emit(restored, output, _SHOWN)

@@ -127,12 +127,18 @@ class Branches(Resource[M]):
 
     @operation
     def restore(
-        self, project_id: str, branch: str, *, source: str,
+        self, project_id: str, branch: str, *, source: str | None = None,
+        at: datetime | str | None = None, lsn: str | None = None,
         preserve_under_name: str | None = None,
     ) -> Call[Branch]:  # fmt: skip
-        """The branch's data becomes ``source``'s present (a branch id or name); with
-        ``preserve_under_name`` the data as it was survives as a new branch."""
-        body = present(source_branch_id=source, preserve_under_name=preserve_under_name)
+        """The branch's data becomes ``source``'s present (a branch id or name), or a point
+        (``at`` a time, ``lsn`` a WAL position) of ``source``'s history or, without
+        ``source``, its own; with ``preserve_under_name`` the data as it was survives as a new
+        branch."""
+        body = present(
+            source_branch_id=source, source_timestamp=_rfc3339(at), source_lsn=lsn,
+            preserve_under_name=preserve_under_name,
+        )  # fmt: skip
         return call.post(f"{_project(project_id)}/branches/{segment(branch)}/restore", Branch, body)
 
 
