@@ -248,7 +248,7 @@ async def full_fs_app(
     """An app whose data dir has a small filesystem of its own, shared with its store when
     that is SQLite."""
     try:
-        with small_filesystem(workdir / f"small-fs-{free_port()}", "160m") as root:
+        with small_filesystem(workdir / f"small-fs-{free_port()}", "400m") as root:
             store = root / "store.db"
             url = (
                 f"sqlite+aiosqlite:///{store}"

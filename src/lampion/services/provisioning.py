@@ -9,6 +9,7 @@ branch's data under the same endpoint (restore, reset) reuses them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,8 +107,7 @@ async def provision(
             **{f"{resource.kind}_id": resource.id},
         )
         await discard(rt, made)
-        async with rt.sessions() as session, session.begin():
-            await _delete_rows(session, made)
+        await _delete_rows_soon(rt, made)
         if isinstance(exc, Exception):
             raise ProvisioningFailed() from exc
         raise
@@ -188,3 +188,22 @@ async def _delete_rows(session: AsyncSession, held: Footprint) -> None:
     await session.execute(delete(Branch).where(Branch.id.in_(held.branch_ids)))
     if held.project_id is not None:
         await session.execute(delete(Project).where(Project.id == held.project_id))
+
+
+_UNDO_RETRIES = (0.1, 0.3, 1.0, 2.0)
+
+
+async def _delete_rows_soon(rt: Runtime, made: Footprint) -> None:
+    """The rows of a failed create go too. A full disk may refuse the store's write for a
+    moment (a killed copy's files are freed once its process has exited): try again a few
+    times; after that the reconciler undoes the create once its grace period is over."""
+    for pause in (*_UNDO_RETRIES, None):
+        try:
+            async with rt.sessions() as session, session.begin():
+                await _delete_rows(session, made)
+            return
+        except Exception as exc:
+            if pause is None:
+                log.error("provisioning.undo_rows_failed", error=str(exc)[:300])
+                return
+            await asyncio.sleep(pause)
