@@ -99,7 +99,8 @@ async def find(session: AsyncSession, project_id: str, id_or_name: str) -> Branc
     return by_name
 
 
-async def _endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None:
+async def endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None:
+    """A branch's compute row (None while a create has not written it)."""
     endpoint: Endpoint | None = await session.scalar(
         select(Endpoint).where(Endpoint.branch_id == branch_id)
     )
@@ -137,7 +138,7 @@ async def get(rt: Runtime, principal: Principal, project_id: str, branch_ref: st
         branch = await find(session, project.id, branch_ref)
         if branch is None:
             raise NotFound(f"Branch {branch_ref} not found")
-        endpoint = await _endpoint_of(session, branch.id)
+        endpoint = await endpoint_of(session, branch.id)
         keep = await history.retention(rt, session, project)
     return _out(
         branch,
@@ -154,7 +155,7 @@ async def create(
         if project.state != ProjectState.ACTIVE:
             raise Conflict(f"Project {project_id} is {project.state}")
         parent = await _resolve_parent(session, project.id, body.parent_id)
-        parent_endpoint = await _endpoint_of(session, parent.id)
+        parent_endpoint = await endpoint_of(session, parent.id)
         if parent.state != BranchState.READY or parent_endpoint is None:
             raise Conflict(f"Branch {parent.name} is {parent.state}; it cannot be branched now")
         if await find(session, project.id, body.name) is not None:
@@ -278,7 +279,7 @@ async def _insert_rows(
 
 async def _mark_ready(session: AsyncSession, org_id: str, branch_id: str) -> None:
     branch = await session.get(Branch, branch_id)
-    endpoint = await _endpoint_of(session, branch_id)
+    endpoint = await endpoint_of(session, branch_id)
     if branch is None or endpoint is None:
         raise NotFound(f"Branch {branch_id} disappeared while it was being created")
     branch.state = BranchState.READY
@@ -300,7 +301,7 @@ class BranchResource:
         if row is None:
             return None
         branch, project = row
-        endpoint = await _endpoint_of(session, branch.id)
+        endpoint = await endpoint_of(session, branch.id)
         summary = branch_summary(branch, endpoint.id if endpoint else None)
         return provisioning.Footprint(
             specs=[computes.spec_for(rt, endpoint, project.pg_version)] if endpoint else [],
@@ -320,7 +321,7 @@ async def delete_branch(
         if branch is None:
             raise NotFound(f"Branch {branch_ref} not found")
         _check_deletable(branch, await _children(session, branch.id))
-        endpoint = await _endpoint_of(session, branch.id)
+        endpoint = await endpoint_of(session, branch.id)
     await _delete(rt, branch, endpoint.id if endpoint else branch.id)
 
 
@@ -358,7 +359,7 @@ async def _delete(
             if expired_org is not None:
                 if row.expires_at is None or row.expires_at > clock.now():
                     return False  # its expiry was moved or cleared meanwhile
-                endpoint = await _endpoint_of(session, row.id)
+                endpoint = await endpoint_of(session, row.id)
                 summary = branch_summary(row, endpoint.id if endpoint else None)
                 events.emit(session, expired_org, EventType.BRANCH_EXPIRED, summary)
             row.state = BranchState.DELETING
@@ -432,7 +433,7 @@ async def expire_due(rt: Runtime) -> int:
             continue
         async with rt.sessions() as session:
             children = await _children(session, branch.id)
-            endpoint = await _endpoint_of(session, branch.id)
+            endpoint = await endpoint_of(session, branch.id)
         if children:
             log.warning("branch.expiry_skipped", branch_id=branch.id, children=children)
             continue

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
@@ -120,7 +119,7 @@ async def _target(
     branches.require_unprotected(branch, action)
     if branch.state != BranchState.READY:
         raise Conflict(f"Branch {branch.name} is {branch.state}; it cannot be {action} now")
-    endpoint = await _endpoint_of(session, branch.id)
+    endpoint = await branches.endpoint_of(session, branch.id)
     if endpoint is None or endpoint.status == EndpointStatus.PROVISIONING:
         raise Conflict(f"Branch {branch.name}'s compute is still being provisioned")
     return Target(project, branch, endpoint)
@@ -132,12 +131,7 @@ async def _source_branch(session: AsyncSession, target: Target, source_ref: str 
             "Nothing to restore: give source_branch_id, source_timestamp or source_lsn",
             details={"field": "source_branch_id"},
         )
-    source = await branches.find(session, target.project.id, source_ref)
-    if source is None:
-        raise InvalidRequest(
-            f"Source branch {source_ref} not found in this project",
-            details={"field": "source_branch_id", "value": source_ref},
-        )
+    source = await _named_source(session, target, source_ref)
     if source.id == target.branch.id:
         raise InvalidRequest(
             "Nothing to restore: the source is the branch itself, at its present",
@@ -149,7 +143,7 @@ async def _source_branch(session: AsyncSession, target: Target, source_ref: str 
 async def _present_of(
     rt: Runtime, session: AsyncSession, project: Project, source: Branch
 ) -> Source:
-    endpoint = await _endpoint_of(session, source.id)
+    endpoint = await branches.endpoint_of(session, source.id)
     if source.state != BranchState.READY or endpoint is None:
         raise Conflict(f"Branch {source.name} is {source.state}; it cannot be copied now")
     spec = computes.spec_for(rt, endpoint, project.pg_version)
@@ -166,13 +160,6 @@ async def _check_name_free(session: AsyncSession, project_id: str, name: str) ->
             f"A branch named {name!r} already exists in this project",
             details={"field": "preserve_under_name", "value": name},
         )
-
-
-async def _endpoint_of(session: AsyncSession, branch_id: str) -> Endpoint | None:
-    endpoint: Endpoint | None = await session.scalar(
-        select(Endpoint).where(Endpoint.branch_id == branch_id)
-    )
-    return endpoint
 
 
 async def replace_data(
@@ -307,7 +294,7 @@ async def _mark_replaced(
 ) -> None:
     async with rt.sessions() as session, session.begin():
         branch = await session.get(Branch, branch_id)
-        endpoint = await _endpoint_of(session, branch_id)
+        endpoint = await branches.endpoint_of(session, branch_id)
         if branch is None or endpoint is None:
             raise NotFound(f"Branch {branch_id} disappeared while it was being restored")
         branch.state = BranchState.READY
@@ -359,7 +346,7 @@ async def _bring_up_preserved(
 
     async def mark_ready(session: AsyncSession) -> None:
         row = await session.get(Branch, branch.id)
-        compute = await _endpoint_of(session, branch.id)
+        compute = await branches.endpoint_of(session, branch.id)
         if row is None or compute is None:
             raise NotFound(f"Branch {branch.id} disappeared while it was being created")
         row.state = BranchState.READY
@@ -408,6 +395,10 @@ async def _point_source_branch(
     """Whose history a point is of: the branch itself unless another is named."""
     if source_ref is None:
         return target.branch
+    return await _named_source(session, target, source_ref)
+
+
+async def _named_source(session: AsyncSession, target: Target, source_ref: str) -> Branch:
     source = await branches.find(session, target.project.id, source_ref)
     if source is None:
         raise InvalidRequest(
@@ -423,7 +414,7 @@ async def _point_of(
     """The new data: the source's base recovered to ``point`` of its history (its WAL up to
     now archived first); and the check, run outside the session, that the point lies in the
     source's window (which wakes the source)."""
-    endpoint = await _endpoint_of(session, source.id)
+    endpoint = await branches.endpoint_of(session, source.id)
     if source.state != BranchState.READY or endpoint is None:
         raise Conflict(f"Branch {source.name} is {source.state}; it cannot be read now")
     keep = await history.retention(rt, session, target.project)
