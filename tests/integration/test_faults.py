@@ -36,7 +36,7 @@ from tests.support.apps import (
 )
 from tests.support.metadata_pg import MetadataServer
 from tests.support.orgs import make_key
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, reconcile
 
 pytestmark = pytest.mark.compute
 
@@ -83,7 +83,7 @@ async def test_killed_compute_is_503_until_it_is_back(
     metrics = await api.get(f"/v1/projects/{project['id']}/metrics")
     assert metrics.status_code == 200, metrics.text  # from the last sample
 
-    await Reconciler(runtime).run_once()
+    await reconcile(Reconciler(runtime))
 
     async def back() -> bool:
         response = await _sql(api, project, "SELECT 1 AS one")
@@ -113,7 +113,7 @@ async def test_the_client_retries_a_real_503(
     async def restart_later() -> None:
         while 503 not in seen:
             await asyncio.sleep(0.05)
-        await Reconciler(runtime).run_once()
+        await reconcile(Reconciler(runtime))
 
     restarting = asyncio.create_task(restart_later())
     try:
@@ -322,7 +322,7 @@ async def test_a_full_filesystem_keeps_reads_and_refuses_writes_cleanly(
         assert sorted(p.name for p in rt.settings.branches_dir.iterdir()) == branches_before
 
         filler.unlink()
-        await Reconciler(rt).run_once()  # restarts a compute that died of the full disk
+        await reconcile(Reconciler(rt))  # restarts a compute that died of the full disk
         after = await client.post("/v1/projects", json={"name": "after"})
         assert after.status_code == 201, after.text
         assert (await client.post(branch_url, json={"name": "dev"})).status_code == 201

@@ -21,6 +21,7 @@ from lampion.store.models import Branch, Endpoint, Event, Project
 from lampion.workers.reconciler import Reconciler
 from tests.support.faults import FaultyCompute
 from tests.support.pg import apsql, connect, fetchval
+from tests.support.waiting import reconcile
 
 pytestmark = pytest.mark.compute
 
@@ -270,7 +271,7 @@ async def test_an_interrupted_restore_ends_in_the_old_or_the_new_state(
     async with rt.locks.exclusive(dev["id"], "test"):  # the background reconciler waits
         await _interrupt(rt, dev, project["branch_id"], step)
 
-    await Reconciler(rt).run_once(startup=True)
+    await reconcile(Reconciler(rt), startup=True)
 
     branch = (await branching_client.get(f"/v1/projects/{project['id']}/branches/dev")).json()
     assert branch["state"] == "ready"
@@ -294,10 +295,10 @@ async def test_leftovers_of_a_ready_branch_go_and_its_data_stays(
         rt.storage.path(name).rename(rt.storage.path(dev["id"] + ".old"))
         await rt.storage.prepare_replacement(dev["id"])
         await rt.storage.clone_stopped(project["branch_id"], name)
-        await Reconciler(rt).run_once(startup=True)  # as if a restore were still in flight
+        await reconcile(Reconciler(rt), startup=True)  # as if a restore were still in flight
         assert sorted(_leftovers(rt, dev["id"])) == [".new", ".old"]
 
-    await Reconciler(rt).run_once(startup=True)
+    await reconcile(Reconciler(rt), startup=True)
 
     assert _leftovers(rt, dev["id"]) == []
     assert await _rows(dev["connection_string"]) == [1, 2, 100]

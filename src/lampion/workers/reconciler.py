@@ -40,10 +40,11 @@ class Reconciler:
     def __init__(self, rt: Runtime):
         self.rt = rt
 
-    async def run_once(self, *, startup: bool = False) -> None:
+    async def run_once(self, *, startup: bool = False) -> bool:
+        """One pass; False when another replica (or this process's own loop) holds it."""
         async with exclusive_pass(self.rt.engine, "reconciler") as mine:
             if not mine:
-                return  # another replica is reconciling
+                return False
             cutoff = (
                 utcnow()
                 if startup
@@ -52,6 +53,7 @@ class Reconciler:
             await self._finish_interrupted(cutoff)
             await self._converge_computes()
             await self._remove_orphans()
+        return True
 
     async def _finish_interrupted(self, cutoff: datetime) -> None:
         """Undo a create cut short by a crash; finish a delete cut short by one."""
