@@ -136,13 +136,14 @@ async def test_expiry_deletes_expired_branches_only(
         primary.expires_at = datetime.now(UTC) - timedelta(hours=1)  # no API can set this
 
     try:
-        with clock_ahead(10):
-            await ExpiryWorker(runtime).run_once()
 
-        async def doomed_gone() -> bool:
-            return (await api.get(f"{base}/{doomed['id']}")).status_code == 404
+        async def expired_pass_deleted(branch: dict[str, Any]) -> bool:
+            """A pass of our own (the app's loop may hold the pass: then try again)."""
+            with clock_ahead(10):
+                await ExpiryWorker(runtime).run_once()
+            return await _status_is(api, f"{base}/{branch['id']}", 404)
 
-        await eventually(doomed_gone, 60, "the expired branch deleted")
+        await eventually(lambda: expired_pass_deleted(doomed), 60, "the expired branch deleted")
         for survivor in (kept, parent, child, later):
             assert (await api.get(f"{base}/{survivor['id']}")).status_code == 200, survivor
         assert (await api.get(f"{base}/{api_project['branch_id']}")).status_code == 200
@@ -155,11 +156,7 @@ async def test_expiry_deletes_expired_branches_only(
 
         # Once its child is gone, the expired parent goes on the next pass.
         assert (await api.delete(f"{base}/{child['id']}")).status_code == 204
-        with clock_ahead(10):
-            await ExpiryWorker(runtime).run_once()
-        await eventually(
-            lambda: _status_is(api, f"{base}/{parent['id']}", 404), 60, "the parent deleted"
-        )
+        await eventually(lambda: expired_pass_deleted(parent), 60, "the parent deleted")
     finally:
         async with runtime.sessions() as session, session.begin():
             primary = await session.get(Branch, api_project["branch_id"])
