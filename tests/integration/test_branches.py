@@ -205,7 +205,7 @@ async def test_failed_branch_creation_leaves_nothing(
 async def test_concurrent_branch_creations(
     branching_client: httpx.AsyncClient, project: dict[str, Any], branching_app: FastAPI
 ) -> None:
-    """Twenty creations at once, and a delete of the project while they run: the delete is
+    """Ten creations at once, and a delete of the project while they run: the delete is
     refused while any creation holds the project, or (if every creation finished before it
     got there) removes everything; never half of either."""
     runtime: Runtime = branching_app.state.runtime
@@ -213,26 +213,26 @@ async def test_concurrent_branch_creations(
     base = f"/v1/projects/{project['id']}"
     creations = [
         asyncio.create_task(branching_client.post(f"{base}/branches", json={"name": f"pr-{i}"}))
-        for i in range(20)
+        for i in range(10)
     ]
 
     async def all_rows_in() -> bool:
         return (
             len((await branching_client.get(f"{base}/branches", params={"limit": 100})).json())
-            == 21
+            == 11
         )
 
     await eventually(all_rows_in, 30, "every branch creation to insert its row")
     deleting = await branching_client.delete(base)
     responses = await asyncio.gather(*creations)
-    assert [r.status_code for r in responses] == [201] * 20, [
+    assert [r.status_code for r in responses] == [201] * 10, [
         r.text for r in responses if r.status_code != 201
     ]
     branches = [r.json() for r in responses]
-    assert len({b["pg_port"] for b in branches}) == 20
+    assert len({b["pg_port"] for b in branches}) == 10
     if deleting.status_code == 409:  # the project was busy: refused, nothing broken
         rows = await asyncio.gather(*(_rows(b["connection_string"]) for b in branches))
-        assert rows == [[1]] * 20
+        assert rows == [[1]] * 10
     else:  # it came after the last creation: all of it is gone
         assert deleting.status_code == 204, deleting.text
         assert (await branching_client.get(base)).status_code == 404
