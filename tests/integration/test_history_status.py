@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,6 @@ async def test_history_size_failures_and_gaps_are_shown_not_hidden(
     assert branch["logical_size_bytes"] > 1_000_000
     assert branch["history_bytes"] > 4 * 16 * 1024 * 1024  # four whole segments at least
     assert branch["history_status"] == "ok"
-    assert branch["history_window"]["earliest"] == branch["earliest_restore_time"]
     async with rt.sessions() as session:
         sample = await session.scalar(
             select(StorageSample)
@@ -113,7 +113,7 @@ async def test_history_size_failures_and_gaps_are_shown_not_hidden(
     assert (details["field"], details["missing_from"]) == ("parent_lsn", missing)
     assert missing in refused.json()["error"]["message"]
     restore = await api.post(
-        f"{branch_url}/restore", json={"source_timestamp": branch["history_window"]["latest"]}
+        f"{branch_url}/restore", json={"source_timestamp": datetime.now(UTC).isoformat()}
     )
     assert restore.status_code == 400, restore.text
     assert restore.json()["error"]["details"]["field"] == "source_timestamp"

@@ -109,11 +109,6 @@ class BranchRestore(RequestModel):
     )
 
 
-class HistoryWindow(ResponseModel):
-    earliest: Timestamp = Field(description="The oldest point (as earliest_restore_time)")
-    latest: Timestamp = Field(description="The newest point: now")
-
-
 class Branch(ResponseModel):
     id: str = Field(examples=["br-abc"])
     project_id: str
@@ -129,9 +124,6 @@ class Branch(ResponseModel):
     parent_timestamp: Timestamp | None = None
     earliest_restore_time: Timestamp | None = Field(
         None, description="The oldest point the branch can be branched at"
-    )
-    history_window: HistoryWindow | None = Field(
-        None, description="The points the branch can be branched at or restored to"
     )
     logical_size_bytes: int | None = Field(
         None,

@@ -16,7 +16,7 @@ from lampion.errors import Conflict, InvalidRequest, NotFound
 from lampion.event_types import EventType
 from lampion.runtime import Runtime
 from lampion.schemas.branches import Branch as BranchOut
-from lampion.schemas.branches import BranchCreate, BranchCreated, BranchUpdate, HistoryWindow
+from lampion.schemas.branches import BranchCreate, BranchCreated, BranchUpdate
 from lampion.services import computes, events, history, plans, provisioning, wake
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
@@ -57,11 +57,6 @@ def _out(
         parent_lsn=branch.parent_lsn,
         parent_timestamp=branch.parent_timestamp,
         earliest_restore_time=earliest_restore_time,
-        history_window=(
-            HistoryWindow(earliest=earliest_restore_time, latest=utcnow())
-            if earliest_restore_time is not None
-            else None
-        ),
         logical_size_bytes=branch.logical_size_bytes,
         history_bytes=branch.history_bytes,
         history_status="ok" if branch.archive_failed_at is None else "failing",

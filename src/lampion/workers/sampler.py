@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.pg.archiver import ArchiverStatus, archiver_status
@@ -53,7 +53,7 @@ class Sampler:
                     )
                 )
             ).all()
-            due = await _due_for_storage(session, [e.id for e, _ in rows], utcnow())
+            due = await _due_for_storage(session, rows, utcnow())
         gate = asyncio.Semaphore(_CONCURRENCY)
         running = [(e, p) for e, p in rows if e.status == EndpointStatus.RUNNING]
         usage = await self.rt.compute.stats_many(
@@ -134,8 +134,10 @@ class Sampler:
 
 
 async def _due_for_storage(
-    session: AsyncSession, endpoint_ids: Sequence[str], now: datetime
+    session: AsyncSession, rows: Sequence[Row[tuple[Endpoint, Project]]], now: datetime
 ) -> set[str]:
+    """The endpoints to sample: every endpoint of a project one of whose endpoints is due, so
+    that a project's histories are walked once for all of them."""
     latest = dict(
         (
             await session.execute(
@@ -147,11 +149,12 @@ async def _due_for_storage(
         .tuples()
         .all()
     )
-    return {
-        endpoint_id
-        for endpoint_id in endpoint_ids
-        if (last := latest.get(endpoint_id)) is None or now - last >= STORAGE_SAMPLE_EVERY
+    due_projects = {
+        project.id
+        for endpoint, project in rows
+        if (last := latest.get(endpoint.id)) is None or now - last >= STORAGE_SAMPLE_EVERY
     }
+    return {endpoint.id for endpoint, project in rows if project.id in due_projects}
 
 
 async def _storage_sample(
