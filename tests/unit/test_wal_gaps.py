@@ -3,7 +3,11 @@ replay follows; in-progress, partial and label files never fill a gap."""
 
 from __future__ import annotations
 
-from lampion.storage import wal_gaps
+import struct
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lampion.storage import replay_check, wal_gaps
 from lampion.storage.wal_gaps import Gap, Segment
 
 
@@ -49,3 +53,28 @@ def test_a_replay_follows_the_timeline_history() -> None:
     assert wal_gaps.first_gap(names, 1, 5, spans) == Gap(
         "000000020000000000000004", "000000020000000000000004"
     )
+
+
+async def test_a_history_dir_is_checked_from_its_base_to_the_point(tmp_path: Path) -> None:
+    base, wal = tmp_path / "base", tmp_path / "wal"
+    (base / "pg_wal").mkdir(parents=True)
+    wal.mkdir()
+    (base / "backup_label").write_text(
+        "START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: …\n"
+    )
+    (base / "pg_wal" / "000000010000000000000003").touch()  # the base's own copy serves
+    for number in (4, 6, 7):
+        (wal / Segment(1, number).name()).touch()
+    assert replay_check.base_start(base) == Segment(1, 3)
+    assert await replay_check.first_gap(tmp_path, lsn=0x4000100) is None
+    gap = await replay_check.first_gap(tmp_path, lsn=0x7000100)
+    assert gap == Gap("000000010000000000000005", "000000010000000000000005")
+    assert await replay_check.first_gap(tmp_path, time=datetime.now(UTC)) == gap  # up to the newest
+
+    (base / "backup_label").unlink()  # a stopped copy: pg_control's redo point, segment 6
+    control = bytearray(64)
+    struct.pack_into("<QI", control, 40, 0x6000028, 1)
+    (base / "global").mkdir()
+    (base / "global" / "pg_control").write_bytes(bytes(control))
+    assert replay_check.base_start(base) == Segment(1, 6)
+    assert await replay_check.first_gap(tmp_path, lsn=0x7000100) is None

@@ -179,7 +179,7 @@ class Reconciler:
         running = set(await self.rt.compute.running_endpoints())
         on_disk = await self.rt.storage.branch_ids()
         store = history.of(self.rt)
-        histories = await history_dirs.names(store.dir("-").parent)
+        histories = await history_dirs.names(store.dir("-").parent)  # every branch's, by name
         async with self.rt.sessions() as session:
             endpoint_ids = set((await session.scalars(select(Endpoint.id))).all())
             rows = await session.execute(select(Branch.id, Branch.state))
