@@ -14,6 +14,7 @@ class EventType(StrEnum):
     BRANCH_EXPIRED = "branch.expired"
     BRANCH_RESTORED = "branch.restored"
     BRANCH_RESET = "branch.reset"
+    BRANCH_ARCHIVE_FAILED = "branch.archive_failed"
     ENDPOINT_SUSPENDED = "endpoint.suspended"
     ENDPOINT_RESUMED = "endpoint.resumed"
     ENDPOINT_UPDATED = "endpoint.updated"

@@ -24,13 +24,13 @@ STATE_CHANGES = {
     "database.created", "database.deleted", "role.created", "role.deleted",
     "extension.installed", "extension.uninstalled", "allowlist.updated",
     "api_key.created", "api_key.revoked",
-    "branch.expired",
+    "branch.expired", "branch.archive_failed",
 }  # fmt: skip
-"""The 20 state changes the README lists, besides webhook.disabled and webhook.test."""
+"""The 21 state changes the README lists, besides webhook.disabled and webhook.test."""
 
 
 def test_event_types_are_exactly_the_documented_ones() -> None:
-    assert len(STATE_CHANGES) == 20
+    assert len(STATE_CHANGES) == 21
     assert {t.value for t in EventType} == STATE_CHANGES | {"webhook.disabled", "webhook.test"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BeforeValidator, Field, Strict, model_validator
 
@@ -124,6 +124,31 @@ class Branch(ResponseModel):
     parent_timestamp: Timestamp | None = None
     earliest_restore_time: Timestamp | None = Field(
         None, description="The oldest point the branch can be branched at"
+    )
+    logical_size_bytes: int | None = Field(
+        None,
+        examples=[7_654_321],
+        description="Its databases' size (sum of pg_database_size) when the sampler last saw "
+        "its compute run; null until then",
+    )
+    history_bytes: int | None = Field(
+        None,
+        examples=[50_331_648],
+        description="Its history on disk (archived WAL and base), as the sampler last measured "
+        "it; null until then",
+    )
+    history_status: Literal["ok", "failing"] = Field(
+        "ok",
+        description="`failing` while its compute cannot archive WAL (e.g. a full disk): points "
+        "after the last archived segment cannot be restored until it recovers",
+    )
+    archive_failed_at: Timestamp | None = Field(
+        None, description="While failing: when archiving last failed"
+    )
+    archive_failed_wal: str | None = Field(
+        None,
+        examples=["000000010000000000000007"],
+        description="While failing: the WAL segment that could not be archived",
     )
 
 

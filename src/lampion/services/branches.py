@@ -57,6 +57,11 @@ def _out(
         parent_lsn=branch.parent_lsn,
         parent_timestamp=branch.parent_timestamp,
         earliest_restore_time=earliest_restore_time,
+        logical_size_bytes=branch.logical_size_bytes,
+        history_bytes=branch.history_bytes,
+        history_status="ok" if branch.archive_failed_at is None else "failing",
+        archive_failed_at=branch.archive_failed_at,
+        archive_failed_wal=branch.archive_failed_wal,
     )
 
 

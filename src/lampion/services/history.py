@@ -14,7 +14,7 @@ from lampion.compute.base import ComputeSpec
 from lampion.errors import InvalidRequest, ServiceUnavailable
 from lampion.pg import recovery
 from lampion.runtime import Runtime
-from lampion.services import plans
+from lampion.services import plans, wal_check
 from lampion.storage.history import BaseMark, History, RecoveryTarget
 from lampion.store.models import Project
 from lampion.store.types import utcnow
@@ -80,6 +80,7 @@ async def check_point(
             f"(from {window.earliest or 'nothing yet'} to {window.latest})",
             details={"field": field, "earliest": window.earliest, "latest": window.latest},
         )
+    await wal_check.require_complete(of(rt).dir(parent_id), target, fields)
 
 
 async def record_base(rt: Runtime, branch_id: str) -> None:

@@ -147,6 +147,14 @@ class Branch(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # written by the sampler (workers/sampler.py), read by branch responses
+    logical_size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The databases' size when the compute last ran (sum of ``pg_database_size``)."""
+    history_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The branch's history directory (archived WAL and base), as last measured."""
+    archive_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Set while the compute's WAL archiving fails: its newest failure's time."""
+    archive_failed_wal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Endpoint(Base):

@@ -28,6 +28,7 @@ from lampion.services import (
 )
 from lampion.services.endpoints import endpoint_summary
 from lampion.states import BranchState, DesiredState, EndpointStatus, ProjectState
+from lampion.storage import history_dirs
 from lampion.storage.base import REPLACED_SUFFIX, owner_of
 from lampion.store.locking import exclusive_pass
 from lampion.store.models import Branch, Endpoint, Project
@@ -177,6 +178,8 @@ class Reconciler:
         # The machine first, the store second: whatever is on disk now had its row first.
         running = set(await self.rt.compute.running_endpoints())
         on_disk = await self.rt.storage.branch_ids()
+        store = history.of(self.rt)
+        histories = await history_dirs.names(store.dir("-").parent)  # every branch's, by name
         async with self.rt.sessions() as session:
             endpoint_ids = set((await session.scalars(select(Endpoint.id))).all())
             rows = await session.execute(select(Branch.id, Branch.state))
@@ -186,11 +189,20 @@ class Reconciler:
                 log.warning("reconciler.orphan_compute", endpoint_id=endpoint_id)
                 await self.rt.compute.remove_orphan(endpoint_id)
         for name in on_disk - set(branch_states):
-            owner = owner_of(name)
-            if self.rt.locks.busy(owner) or branch_states.get(owner) == BranchState.RESTORING:
-                continue  # a swap in flight, or one the next pass settles
+            if self._in_flight(name, branch_states):
+                continue
             log.warning("reconciler.orphan_data_dir", branch_id=name)
             await self.rt.storage.delete(name)
+        for name in histories - set(branch_states):
+            if self._in_flight(name, branch_states):
+                continue
+            log.warning("reconciler.orphan_history", branch_id=name)
+            await store.delete(name)
+
+    def _in_flight(self, name: str, branch_states: dict[str, BranchState]) -> bool:
+        """A swap in flight on the dir's branch, or one the next pass settles."""
+        owner = owner_of(name)
+        return self.rt.locks.busy(owner) or branch_states.get(owner) == BranchState.RESTORING
 
 
 def _too_recent(state: str, created_at: datetime, cutoff: datetime) -> bool:
