@@ -172,10 +172,8 @@ async def tend(rt: Runtime, project_id: str | None = None) -> Tended:
         if rt.locks.busy(branch_id) or rt.locks.busy(spec.endpoint_id):
             continue
         try:
-            async with rt.locks.shared(branch_id, f"branch {branch_id}"):
-                async with rt.locks.shared(spec.endpoint_id, f"endpoint {spec.endpoint_id}"):
-                    snapshots += await snapshot_if_due(rt, branch_id, spec)
-                pruned = await prune(rt, branch_id, keep)
+            snapshots += await snapshot_if_due(rt, branch_id, spec)
+            pruned = await prune(rt, branch_id, keep)
         except Conflict:
             continue
         except Exception as exc:  # one branch's failure must not stop the others' upkeep
@@ -221,7 +219,8 @@ async def _tended_branches(
 async def snapshot_if_due(rt: Runtime, branch_id: str, spec: ComputeSpec) -> bool:
     """Takes a further base of the branch when enough WAL (or, on reflink storage, enough
     time with some WAL) has gone by since its newest one: an online backup of a running
-    compute, a plain copy of a suspended one's data dir."""
+    compute, a plain copy of a suspended one's data dir. Holds the branch and its compute
+    (shared) only while it takes one: Conflict when another operation holds either."""
     history = of(rt)
     bases = history.bases(branch_id)
     if history.mark(branch_id) is None or not bases:
@@ -236,7 +235,12 @@ async def snapshot_if_due(rt: Runtime, branch_id: str, spec: ComputeSpec) -> boo
     if not _due(rt, newest.time, written):
         return False
     data_dir = rt.storage.path(branch_id)
-    async with _storage_turn(rt, branch_id):
+    async with (
+        rt.locks.shared(branch_id, f"branch {branch_id}"),
+        rt.locks.shared(spec.endpoint_id, f"endpoint {spec.endpoint_id}"),
+        _storage_turn(rt, branch_id),
+    ):
+        running = (await rt.compute.status(spec)).running  # held now: stays so meanwhile
         if running:
             backup = PgOnlineBackup(target, label=f"snapshot {branch_id}")
             base = await history.snapshot_running(
@@ -275,12 +279,16 @@ def _storage_turn(rt: Runtime, branch_id: str) -> AbstractAsyncContextManager[No
 
 async def prune(rt: Runtime, branch_id: str, keep: timedelta) -> Pruned:
     """Removes the bases and WAL of the branch's history that no point of its window
-    (from :func:`earliest_restore_time` on) needs."""
+    (from :func:`earliest_restore_time` on) needs, holding the branch (shared) meanwhile."""
     history = of(rt)
     mark = history.mark(branch_id)
     if mark is None:
         return Pruned()
-    pruned = await history.prune(branch_id, max(mark.time, utcnow() - keep))
+    window_start = max(mark.time, utcnow() - keep)
+    if not history.prunable(branch_id, window_start):
+        return Pruned()
+    async with rt.locks.shared(branch_id, f"branch {branch_id}"):
+        pruned = await history.prune(branch_id, window_start)
     if pruned.bases or pruned.segments:
         log.info(
             "history.pruned", branch_id=branch_id, bases=pruned.bases, segments=pruned.segments

@@ -378,28 +378,44 @@ class History:
                 await copier.remove_tree(path)
         return Pruned(bases=sum(1 for p in doomed if p.name.startswith(_PRUNED)), segments=segments)
 
+    def prunable(self, branch_id: str, window_start: datetime) -> bool:
+        """Whether :meth:`prune` would remove a base or a WAL segment (cheap: no change)."""
+        if self._leftovers(branch_id):
+            return True
+        kept, older = self._outgrown(branch_id, window_start)
+        if kept is None:
+            return False
+        return bool(older) or any(
+            position is not None and position < kept.start()
+            for position in map(wal.segment_position, _names(self.wal_dir(branch_id)))
+        )
+
+    def _leftovers(self, branch_id: str) -> list[Path]:
+        """What an interrupted prune or snapshot left: bases set out, snapshots unfinished."""
+        root, snapshots = self.dir(branch_id), self.snapshots_dir(branch_id)
+        found = [p for p in _entries_of(root) if p.name.startswith(_PRUNED)]
+        return found + [p for p in _entries(snapshots) if p.is_dir() and not _meta_path(p).exists()]
+
+    def _outgrown(self, branch_id: str, window_start: datetime) -> tuple[Base | None, list[Base]]:
+        """The newest base at or before ``window_start`` (None: none is) and those before it."""
+        bases = self.bases(branch_id)
+        before = [base for base in bases if base.time <= window_start]
+        if not before:
+            return None, []
+        kept = before[-1]
+        return kept, [base for base in bases if base.lsn_value < kept.lsn_value]
+
     def _set_out(self, branch_id: str, window_start: datetime) -> tuple[list[Path], int]:
         """Renames what goes out of the history (a base first loses its name, then its
         point) and removes the WAL no kept base needs; returns the trees to remove."""
         root = self.dir(branch_id)
         if not root.is_dir():
             return [], 0
-        doomed = [p for p in root.iterdir() if p.name.startswith(_PRUNED)]
-        snapshots = self.snapshots_dir(branch_id)
-        if snapshots.is_dir():
-            doomed += [
-                p
-                for p in snapshots.iterdir()
-                if p.is_dir() and not p.name.startswith(".") and not _meta_path(p).exists()
-            ]
-        bases = self.bases(branch_id)
-        before = [base for base in bases if base.time <= window_start]
-        if not before:
+        doomed = self._leftovers(branch_id)
+        kept, older = self._outgrown(branch_id, window_start)
+        if kept is None:
             return doomed, 0
-        kept = before[-1]
-        for base in bases:
-            if base.lsn_value >= kept.lsn_value or base.path == kept.path:
-                continue
+        for base in older:
             aside = root / f"{_PRUNED}{base.path.name}"
             base.path.rename(aside)
             doomed.append(aside)
@@ -518,6 +534,17 @@ def _entries(directory: Path) -> list[Path]:
         return [p for p in directory.iterdir() if not p.name.startswith(".")]
     except FileNotFoundError:
         return []
+
+
+def _entries_of(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _names(directory: Path) -> list[str]:
+    return [path.name for path in _entries(directory)]
 
 
 def _size(path: Path) -> int:
