@@ -142,5 +142,22 @@ async def test_a_snapshot_shortens_replay_and_pruning_keeps_exactly_the_window(
         child = at_t2.json()["id"]
         assert (rt.storage.path(child) / "backup_label.old").is_file()
         assert [b.path.name for b in records.bases(child)] == [snapshot.path.name]
+
+        # A suspended compute's further base is a copy of its stopped data dir.
+        suspend = f"/v1/projects/{pid}/endpoints/{main['endpoint_id']}/suspend"
+        assert (await branching_client.post(suspend)).status_code == 200
+        monkeypatch.setattr(rt.settings, "snapshot_wal_bytes", 1)
+        assert (await _history_pass(rt, pid)).snapshots == 2  # main's, and at-t2's
+        monkeypatch.setattr(rt.settings, "snapshot_wal_bytes", 1024**3)
+        stopped = records.bases(main["id"])[-1]
+        assert stopped.lsn_value > snapshot.lsn_value
+        assert stopped.time > t2["time"]
+        after_stop = await branching_client.post(
+            f"/v1/projects/{pid}/branches",
+            json={"name": "after-stop", "parent_timestamp": stopped.time.isoformat()},
+        )
+        assert after_stop.status_code == 201, after_stop.text
+        assert await _ids(after_stop.json()["connection_string"]) == [1, 2]
+        assert not (rt.storage.path(after_stop.json()["id"]) / "backup_label.old").exists()
     finally:
         await branching_client.delete(f"/v1/projects/{pid}")

@@ -72,6 +72,7 @@ async def test_pruning_keeps_the_newest_base_before_the_window_and_its_wal(
     kept = [_segment(history, "br-a", lsn) for lsn in (0x5000000, 0x9000000)]
     (history.wal_dir("br-a") / "00000002.history").write_text("1\t0/9000000\tno reason\n")
 
+    assert history.archived_end("br-a") == 0xA000000
     assert history.prunable("br-a", T0 + timedelta(minutes=15))
     pruned = await history.prune("br-a", T0 + timedelta(minutes=15))
     assert not history.prunable("br-a", T0 + timedelta(minutes=15))

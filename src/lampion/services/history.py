@@ -231,7 +231,7 @@ async def snapshot_if_due(rt: Runtime, branch_id: str, spec: ComputeSpec) -> boo
     if running:
         written = recovery.lsn_value(await recovery.current_lsn(target)) - newest.lsn_value
     else:
-        written = history.archived_bytes_after(branch_id, newest.lsn)
+        written = history.archived_end(branch_id) - newest.lsn_value
     if not _due(rt, newest.time, written):
         return False
     data_dir = rt.storage.path(branch_id)

@@ -218,15 +218,10 @@ class History:
     def archived(self, branch_id: str, segment: str) -> bool:
         return (self.wal_dir(branch_id) / segment).is_file()
 
-    def archived_bytes_after(self, branch_id: str, lsn: str) -> int:
-        """Bytes of archived WAL segments past the one holding ``lsn``."""
-        after = wal.position_of(wal.lsn_value(lsn))
-        total = 0
-        for segment in _entries(self.wal_dir(branch_id)):
-            position = wal.segment_position(segment.name)
-            if position is not None and position > after:
-                total += _size(segment)
-        return total
+    def archived_end(self, branch_id: str) -> int:
+        """The LSN up to which whole segments are archived (0: none are)."""
+        positions = filter(None, map(wal.segment_position, _names(self.wal_dir(branch_id))))
+        return max((wal.segment_end(position) for position in positions), default=0)
 
     async def materialize(
         self,
@@ -545,10 +540,3 @@ def _entries_of(directory: Path) -> list[Path]:
 
 def _names(directory: Path) -> list[str]:
     return [path.name for path in _entries(directory)]
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0

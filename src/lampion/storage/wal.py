@@ -49,6 +49,12 @@ def segment_position(name: str) -> str | None:
     return name[8:24]
 
 
+def segment_end(position: str) -> int:
+    """The LSN just past the segment at ``position``."""
+    index = int(position[:8], 16) * _SEGMENTS_PER_ID + int(position[8:], 16)
+    return (index + 1) * SEGMENT_BYTES
+
+
 def start_segment(backup_label: str) -> str:
     """The WAL file a backup's recovery starts from."""
     match = _START_WAL_FILE.search(backup_label)
