@@ -159,5 +159,15 @@ async def test_a_snapshot_shortens_replay_and_pruning_keeps_exactly_the_window(
         assert after_stop.status_code == 201, after_stop.text
         assert await _ids(after_stop.json()["connection_string"]) == [1, 2]
         assert not (rt.storage.path(after_stop.json()["id"]) / "backup_label.old").exists()
+
+        # Restored in place to t2: recovered from the snapshot before t2; its new history
+        # links that base, not the later one (on the timeline the restore leaves).
+        restored = await branching_client.post(
+            f"/v1/projects/{pid}/branches/main/restore",
+            json={"source_timestamp": t2["time"].isoformat()},
+        )
+        assert restored.status_code == 200, restored.text
+        assert await _ids(dsn) == [1, 2]
+        assert [b.path.name for b in records.bases(main["id"])] == [snapshot.path.name]
     finally:
         await branching_client.delete(f"/v1/projects/{pid}")
