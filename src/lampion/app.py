@@ -31,6 +31,7 @@ from lampion.runtime import Runtime
 from lampion.services import events, ratelimit
 from lampion.workers.autosuspend import AutoSuspender
 from lampion.workers.expiry import ExpiryWorker
+from lampion.workers.history import HistoryWorker
 from lampion.workers.reconciler import Reconciler
 from lampion.workers.runner import Workers
 from lampion.workers.sampler import Sampler
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "autosuspend", settings.autosuspend_interval, AutoSuspender(runtime).run_once
             )
             workers.every("expiry", settings.expiry_interval, ExpiryWorker(runtime).run_once)
+            workers.every("history", settings.history_interval, HistoryWorker(runtime).run_once)
             workers.every("meter", settings.meter_flush_interval, runtime.meter.flush)
             workers.every("sampler", settings.metrics_interval, Sampler(runtime).run_once)
             events.signal_commits(runtime.sessions, runtime.webhooks_due.set)

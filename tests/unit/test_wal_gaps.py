@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lampion.storage import replay_check, wal_gaps
+from lampion.storage.history import Base
 from lampion.storage.wal_gaps import Gap, Segment
 
 
@@ -65,16 +66,16 @@ async def test_a_history_dir_is_checked_from_its_base_to_the_point(tmp_path: Pat
     (base / "pg_wal" / "000000010000000000000003").touch()  # the base's own copy serves
     for number in (4, 6, 7):
         (wal / Segment(1, number).name()).touch()
-    assert replay_check.base_start(base) == Segment(1, 3)
-    assert await replay_check.first_gap(tmp_path, lsn=0x4000100) is None
-    gap = await replay_check.first_gap(tmp_path, lsn=0x7000100)
+    first = Base(base, "0/3000028", datetime.now(UTC))
+    assert await replay_check.first_gap(tmp_path, first, lsn=0x4000100) is None
+    gap = await replay_check.first_gap(tmp_path, first, lsn=0x7000100)
     assert gap == Gap("000000010000000000000005", "000000010000000000000005")
-    assert await replay_check.first_gap(tmp_path, time=datetime.now(UTC)) == gap  # up to the newest
+    newest = await replay_check.first_gap(tmp_path, first, time=datetime.now(UTC))
+    assert newest == gap  # a time: up to the newest segment
 
     (base / "backup_label").unlink()  # a stopped copy: pg_control's redo point, segment 6
     control = bytearray(64)
     struct.pack_into("<QI", control, 40, 0x6000028, 1)
     (base / "global").mkdir()
     (base / "global" / "pg_control").write_bytes(bytes(control))
-    assert replay_check.base_start(base) == Segment(1, 6)
-    assert await replay_check.first_gap(tmp_path, lsn=0x7000100) is None
+    assert await replay_check.first_gap(tmp_path, first, lsn=0x7000100) is None

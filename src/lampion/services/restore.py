@@ -56,6 +56,8 @@ class Source:
     history_from: str | None = None
     """For a point of history: whose base and WAL the new data recovers from (a branch id,
     or the restored branch's own history once set aside), linked in after the swap."""
+    point: RecoveryTarget | None = None
+    """That point: the bases after it are not linked in (they lie on another timeline)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ async def replace_data(
         keep_running = endpoint.desired_state == DesiredState.RUNNING
         spec = computes.spec_for(rt, endpoint, project.pg_version)
         try:
-            await _swap_and_start(rt, spec, branch.id, keep_running, source.history_from)
+            await _swap_and_start(rt, spec, branch.id, keep_running, source)
         except BaseException as exc:
             if await _swap_back(rt, spec, branch.id, keep_running):
                 await _give_up(rt, branch.id, preserved)
@@ -233,7 +235,7 @@ async def _make_new_data(rt: Runtime, branch_id: str, source: Source) -> None:
 
 
 async def _swap_and_start(
-    rt: Runtime, spec: ComputeSpec, branch_id: str, running: bool, history_from: str | None
+    rt: Runtime, spec: ComputeSpec, branch_id: str, running: bool, source: Source
 ) -> None:
     """The new data in place, running with the endpoint's password (the copy carries the
     source's). A suspended compute is started just long enough to set it."""
@@ -241,9 +243,11 @@ async def _swap_and_start(
     await computes.stop(rt, spec)
     await rt.storage.swap(branch_id)
     await history.of(rt).set_aside(branch_id)
-    if history_from is not None:
+    if (history_from := source.history_from) is not None:
         own = history_from == branch_id  # its own history: set aside just now
-        await history.of(rt).share(branch_id + REPLACED_SUFFIX if own else history_from, branch_id)
+        await history.of(rt).share(
+            branch_id + REPLACED_SUFFIX if own else history_from, branch_id, until=source.point
+        )
     await history.record_base(rt, branch_id)
     await rt.compute.start(spec)
     await history.seal(rt, spec)  # a point of history: promoted
@@ -437,6 +441,10 @@ async def _point_of(
     described: dict[str, Any] = {"branch_id": source.id, "name": source.name, **at}
     itself = source.id == branch_id  # its compute is held alone by the restore anyway
     source_made = Source(
-        make_data, described, endpoint_id=None if itself else endpoint_id, history_from=source.id
+        make_data,
+        described,
+        endpoint_id=None if itself else endpoint_id,
+        history_from=source.id,
+        point=point,
     )
     return source_made, check_window

@@ -5,7 +5,6 @@ Copies and deletes run in child processes (``copier.py``), off the event loop an
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 import structlog
@@ -16,16 +15,14 @@ from lampion.storage import copier
 from lampion.storage.base import (
     REPLACED_SUFFIX,
     REPLACEMENT_SUFFIX,
-    BackupFiles,
     OnlineBackup,
     StorageError,
 )
 from lampion.storage.templates import Templates
 from lampion.storage.tree import supports_reflink
+from lampion.storage.wal import start_segment, write_backup_files
 
 log = structlog.get_logger(__name__)
-
-_START_WAL_FILE = re.compile(r"START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)")
 
 
 class LocalStorage:
@@ -63,9 +60,13 @@ class LocalStorage:
                 files = await backup.stop()
                 # The session still pins the WAL (temporary slot): copy it before letting go.
                 await copier.copy_wal(
-                    source, target, self._user, _start_segment(files), reflink=self._reflink
+                    source,
+                    target,
+                    self._user,
+                    start_segment(files.backup_label),
+                    reflink=self._reflink,
                 )
-            await asyncio.to_thread(self._write_backup_files, target, files)
+            await asyncio.to_thread(write_backup_files, target, files, self._user)
         except BaseException:
             await self.delete(child_id)
             raise
@@ -85,19 +86,6 @@ class LocalStorage:
     def _check_free(target: Path) -> None:
         if target.exists():
             raise StorageError(f"data dir for {target.name} already exists")
-
-    def _write_backup_files(self, target: Path, files: BackupFiles) -> None:
-        if not (target / "pg_wal" / _start_segment(files)).exists():
-            raise StorageError("the WAL the copy needs to recover is missing")
-        for name, content in (
-            ("backup_label", files.backup_label),
-            ("tablespace_map", files.tablespace_map),
-        ):
-            if content:
-                path = target / name
-                path.write_text(content)
-                path.chmod(0o600)
-                self._user.chown(path)
 
     async def delete(self, branch_id: str) -> None:
         await copier.remove_tree(self.path(branch_id))
@@ -156,10 +144,3 @@ class LocalStorage:
             self.path(branch_id + REPLACEMENT_SUFFIX),
             self.path(branch_id + REPLACED_SUFFIX),
         )
-
-
-def _start_segment(files: BackupFiles) -> str:
-    match = _START_WAL_FILE.search(files.backup_label)
-    if not match:
-        raise StorageError("backup label without a start WAL location")
-    return match.group(1)

@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-SEGMENT_BYTES = 16 * 1024 * 1024
-"""PostgreSQL's default WAL segment size (Lampion's computes never change it)."""
+from lampion.storage.wal import SEGMENT_BYTES
 
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _HISTORY = re.compile(r"^([0-9A-F]{8})\.history$")
