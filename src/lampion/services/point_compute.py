@@ -1,0 +1,85 @@
+"""A throwaway compute over a branch as it was at a point of its history, for reading it
+(a schema diff against the past): the branch's base copied and recovered to the point,
+started on a port outside the endpoints' range, then stopped and removed again.
+
+Its data dir and compute are named ``pit-<random>``: never a branch id (``br-…``) nor an
+endpoint id, so nothing else writes there. No row names it, so the reconciler removes both
+as orphans if this process dies meanwhile; while in use a lock on that name keeps it away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+
+from lampion import ids
+from lampion.compute.base import ComputeSpec
+from lampion.compute.installations import PgInstall
+from lampion.errors import ServiceUnavailable
+from lampion.pg import recovery
+from lampion.runtime import Runtime
+from lampion.services import computes, history
+from lampion.storage.history import RecoveryTarget
+
+log = structlog.get_logger(__name__)
+
+NAME_PREFIX = "pit-"
+
+
+def temporary_name() -> str:
+    return NAME_PREFIX + ids.random_chars(16)
+
+
+@asynccontextmanager
+async def at_point(
+    rt: Runtime, branch_id: str, install: PgInstall, point: RecoveryTarget
+) -> AsyncIterator[ComputeSpec]:
+    """A running, promoted compute holding ``branch_id``'s data as of ``point`` (whose WAL
+    must be archived already). Removed on leaving, also on failure or cancellation."""
+    name = temporary_name()
+    spec = ComputeSpec(
+        endpoint_id=name,
+        data_dir=rt.storage.path(name),
+        port=_free_port(rt.settings.compute_listen_host),
+        install=install,
+    )
+    async with rt.locks.exclusive(name, f"temporary compute {name}"):
+        try:
+            await history.of(rt).recovering_copy(branch_id, spec.data_dir, branch_id, point)
+            await rt.compute.start(spec)
+            await _until_promoted(rt, spec)
+            yield spec
+        finally:
+            await _remove(rt, spec)
+
+
+async def _until_promoted(rt: Runtime, spec: ComputeSpec) -> None:
+    target = rt.compute.admin_target(spec)
+    deadline = time.monotonic() + rt.settings.compute_start_timeout
+    while await recovery.in_recovery(target):
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("The branch's history is still being replayed; try again")
+        await asyncio.sleep(0.05)
+
+
+async def _remove(rt: Runtime, spec: ComputeSpec) -> None:
+    """Best effort: whatever stays behind is an orphan the reconciler removes."""
+    try:
+        await asyncio.shield(computes.destroy(rt, spec))
+        await asyncio.shield(rt.storage.delete(spec.endpoint_id))
+    except Exception as exc:
+        log.error("point_compute.remove_failed", name=spec.endpoint_id, error=str(exc))
+
+
+def _free_port(host: str) -> int:
+    """A port the system hands out (ephemeral, outside the endpoints' configured range)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port

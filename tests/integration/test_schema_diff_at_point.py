@@ -1,0 +1,73 @@
+"""Schema diff against a point of the base's history: a throwaway compute recovered to the
+point is dumped, then removed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from lampion.runtime import Runtime
+from lampion.services.point_compute import NAME_PREFIX
+from tests.support.pg import connect
+
+pytestmark = pytest.mark.compute
+
+
+async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
+    api: httpx.AsyncClient, api_project: dict[str, Any], runtime: Runtime
+) -> None:
+    connection = await connect(str(api_project["connection_string"]))
+    try:
+        await connection.execute("CREATE TABLE items (id int)")
+        t1 = await connection.fetchrow(
+            "SELECT clock_timestamp() AS time, pg_current_wal_lsn()::text AS lsn"
+        )
+        await asyncio.sleep(0.05)
+        await connection.execute("ALTER TABLE items ADD COLUMN extra integer")
+    finally:
+        await connection.close()
+    url = f"/v1/projects/{api_project['id']}/branches/main/compare_schema"
+
+    for point in ({"base_timestamp": t1["time"].isoformat()}, {"base_lsn": t1["lsn"]}):
+        response = await api.get(url, params={"base_branch_id": "main", **point})
+        assert response.status_code == 200, response.text
+        diff = response.json()["diff"]
+        assert diff.startswith("--- a/main\n+++ b/main\n"), diff
+        changed = [line for line in diff.splitlines() if line[:1] in "+-"][2:]
+        assert "+    extra integer" in changed, diff
+        assert not [line for line in changed if "items" in line], diff  # the table was there
+
+    now = await api.get(url, params={"base_branch_id": "main"})
+    assert now.json() == {"diff": ""}
+
+    both = await api.get(
+        url,
+        params={
+            "base_branch_id": "main",
+            "base_timestamp": t1["time"].isoformat(),
+            "base_lsn": t1["lsn"],
+        },
+    )
+    assert both.status_code == 400, both.text
+    assert both.json()["error"]["details"]["field"] == "base_lsn"
+    too_early = await api.get(
+        url,
+        params={
+            "base_branch_id": "main",
+            "base_timestamp": (t1["time"] - timedelta(days=3)).isoformat(),
+        },
+    )
+    assert too_early.status_code == 400, too_early.text
+    details = too_early.json()["error"]["details"]
+    assert details["field"] == "base_timestamp"
+    assert details["earliest"]
+    assert details["latest"]
+
+    leftovers = {n for n in await runtime.storage.branch_ids() if n.startswith(NAME_PREFIX)}
+    running = {n for n in await runtime.compute.running_endpoints() if n.startswith(NAME_PREFIX)}
+    assert leftovers == set()
+    assert running == set()
