@@ -258,8 +258,8 @@ def table(config: Config, results: list[DriverResult]) -> str:
         for row in rows
     ]
     header = (
-        f"time travel: pgbench scale {config.scale}, {config.minutes:g} min of writes "
-        f"({config.clients} clients), point {config.ago_minutes:g} min before their end"
+        f"time travel: pgbench scale {config.scale}, {config.minutes:.3g} min of writes "
+        f"({config.clients} clients), point {config.ago_minutes:.3g} min before their end"
     )
     return "\n".join([header, *lines])
 

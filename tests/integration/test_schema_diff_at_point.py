@@ -67,6 +67,12 @@ async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
     assert details["earliest"]
     assert details["latest"]
 
+    gone_then = await api.get(
+        url,
+        params={"base_branch_id": "main", "base_lsn": t1["lsn"], "database": "later"},
+    )
+    assert gone_then.status_code == 404, gone_then.text
+
     leftovers = {n for n in await runtime.storage.branch_ids() if n.startswith(NAME_PREFIX)}
     running = {n for n in await runtime.compute.running_endpoints() if n.startswith(NAME_PREFIX)}
     assert leftovers == set()
