@@ -4,23 +4,35 @@ point is dumped, then removed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from lampion.runtime import Runtime
 from lampion.services.point_compute import NAME_PREFIX
 from tests.support.pg import connect
 
 pytestmark = pytest.mark.compute
 
 
+@pytest.fixture
+async def project(branching_client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+    response = await branching_client.post("/v1/projects", json={"name": "diff-at-point"})
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    yield made
+    await branching_client.delete(f"/v1/projects/{made['id']}")
+
+
 async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
-    api: httpx.AsyncClient, api_project: dict[str, Any], runtime: Runtime
+    branching_client: httpx.AsyncClient, branching_app: FastAPI, project: dict[str, Any]
 ) -> None:
-    connection = await connect(str(api_project["connection_string"]))
+    """On the copy and the reflink driver."""
+    api, runtime = branching_client, branching_app.state.runtime
+    connection = await connect(str(project["connection_string"]))
     try:
         await connection.execute("CREATE TABLE items (id int)")
         t1 = await connection.fetchrow(
@@ -30,7 +42,7 @@ async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
         await connection.execute("ALTER TABLE items ADD COLUMN extra integer")
     finally:
         await connection.close()
-    url = f"/v1/projects/{api_project['id']}/branches/main/compare_schema"
+    url = f"/v1/projects/{project['id']}/branches/main/compare_schema"
 
     for point in ({"base_timestamp": t1["time"].isoformat()}, {"base_lsn": t1["lsn"]}):
         response = await api.get(url, params={"base_branch_id": "main", **point})

@@ -2,9 +2,13 @@
 (a schema diff against the past): the branch's base copied and recovered to the point,
 started on a port outside the endpoints' range, then stopped and removed again.
 
-Its data dir and compute are named ``pit-<random>``: never a branch id (``br-…``) nor an
-endpoint id, so nothing else writes there. No row names it, so the reconciler removes both
-as orphans if this process dies meanwhile; while in use a lock on that name keeps it away.
+Its compute and the storage dir holding everything it writes are named ``pit-<random>``:
+never a branch id (``br-…``) nor an endpoint id, so nothing else writes there. No row names
+them, so the reconciler removes both as orphans if this process dies meanwhile; while in use
+a lock on that name keeps it away. The data dir is ``pit-x/data/pit-x`` so that the archive a
+compute writes (``history/<name>/wal`` two levels above its data dir) lands inside ``pit-x``
+as well: archiving works (a failing archive command holds a shutdown for seconds) and goes
+away with it.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 
 from lampion import ids
 from lampion.compute.base import ComputeSpec
 from lampion.compute.installations import PgInstall
+from lampion.compute.layout import history_dir, wal_archive_dir
+from lampion.compute.osuser import OsUser
 from lampion.errors import ServiceUnavailable
 from lampion.pg import recovery
 from lampion.runtime import Runtime
@@ -44,18 +51,28 @@ async def at_point(
     name = temporary_name()
     spec = ComputeSpec(
         endpoint_id=name,
-        data_dir=rt.storage.path(name),
+        data_dir=rt.storage.path(name) / "data" / name,
         port=_free_port(rt.settings.compute_listen_host),
         install=install,
     )
     async with rt.locks.exclusive(name, f"temporary compute {name}"):
         try:
+            await asyncio.to_thread(_make_dirs, rt.user, spec.data_dir)
             await history.of(rt).recovering_copy(branch_id, spec.data_dir, branch_id, point)
             await rt.compute.start(spec)
             await _until_promoted(rt, spec)
             yield spec
         finally:
             await _remove(rt, spec)
+
+
+def _make_dirs(user: OsUser, data_dir: Path) -> None:
+    """The dirs above the data dir (which the copy makes), and the archive's."""
+    for directory in (data_dir.parent.parent, data_dir.parent, history_dir(data_dir).parent):
+        directory.mkdir(mode=0o711, exist_ok=True)
+        directory.chmod(0o711)  # whatever the umask
+    user.make_private_dir(history_dir(data_dir))
+    user.make_private_dir(wal_archive_dir(data_dir))
 
 
 async def _until_promoted(rt: Runtime, spec: ComputeSpec) -> None:
