@@ -12,8 +12,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from lampion.services.point_compute import NAME_PREFIX
+from lampion.compute.layout import wal_archive_dir
+from lampion.runtime import Runtime
+from lampion.services.point_compute import NAME_PREFIX, temporary_name
+from lampion.workers.reconciler import Reconciler
 from tests.support.pg import connect
+from tests.support.waiting import reconcile
 
 pytestmark = pytest.mark.compute
 
@@ -85,7 +89,27 @@ async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
     )
     assert gone_then.status_code == 404, gone_then.text
 
+    for segment in wal_archive_dir(runtime.storage.path(project["branch_id"])).iterdir():
+        if not segment.name.endswith(".history"):
+            segment.unlink()  # WAL lost: the point cannot be reached
+    lost = await api.get(url, params={"base_branch_id": "main", "base_lsn": t1["lsn"]})
+    assert lost.status_code == 503, lost.text
+    assert "could not be recovered to that point" in lost.json()["error"]["message"]
+    assert lost.headers["Retry-After"]
+
     leftovers = {n for n in await runtime.storage.branch_ids() if n.startswith(NAME_PREFIX)}
     running = {n for n in await runtime.compute.running_endpoints() if n.startswith(NAME_PREFIX)}
     assert leftovers == set()
     assert running == set()
+
+
+async def test_a_point_compute_left_by_a_dead_process_is_an_orphan_unless_in_use(
+    runtime: Runtime,
+) -> None:
+    name = temporary_name()
+    runtime.storage.path(name).mkdir()
+    async with runtime.locks.exclusive(name, "a point compute"):
+        await reconcile(Reconciler(runtime))
+        assert runtime.storage.path(name).exists()
+    await reconcile(Reconciler(runtime))
+    assert not runtime.storage.path(name).exists()

@@ -25,9 +25,9 @@ import structlog
 from lampion import ids
 from lampion.compute.base import ComputeSpec
 from lampion.compute.installations import PgInstall
-from lampion.compute.layout import history_dir, wal_archive_dir
+from lampion.compute.layout import history_dir, read_lines, wal_archive_dir
 from lampion.compute.osuser import OsUser
-from lampion.errors import ServiceUnavailable
+from lampion.errors import LampionError, ServiceUnavailable
 from lampion.pg import recovery
 from lampion.runtime import Runtime
 from lampion.services import computes, history
@@ -57,13 +57,28 @@ async def at_point(
     )
     async with rt.locks.exclusive(name, f"temporary compute {name}"):
         try:
-            await asyncio.to_thread(_make_dirs, rt.user, spec.data_dir)
-            await history.of(rt).recovering_copy(branch_id, spec.data_dir, branch_id, point)
-            await rt.compute.start(spec)
-            await _until_promoted(rt, spec)
+            try:
+                await asyncio.to_thread(_make_dirs, rt.user, spec.data_dir)
+                await history.of(rt).recovering_copy(branch_id, spec.data_dir, branch_id, point)
+                await rt.compute.start(spec)
+                await _until_promoted(rt, spec)
+            except LampionError:
+                raise
+            except Exception as exc:  # a missing WAL segment too: recovery stops short
+                why = _fatal_line(rt, name) or str(exc)
+                log.error("point_compute.failed", branch_id=branch_id, error=why)
+                raise ServiceUnavailable(
+                    f"The branch could not be recovered to that point: {why}"
+                ) from exc
             yield spec
         finally:
             await _remove(rt, spec)
+
+
+def _fatal_line(rt: Runtime, name: str) -> str | None:
+    """What postgres said last before it gave up, without its log line prefix."""
+    fatal = [line for line in read_lines(rt.compute.log_path(name)) if "FATAL:" in line]
+    return fatal[-1].split("FATAL:", 1)[1].strip() if fatal else None
 
 
 def _make_dirs(user: OsUser, data_dir: Path) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.compute.base import ComputeSpec
-from lampion.errors import InvalidRequest, NotFound, ServiceUnavailable
+from lampion.errors import InvalidRequest, LampionError, NotFound, ServiceUnavailable
 from lampion.pg import catalog
 from lampion.pg import dump as pgdump
 from lampion.pg.connection import admin_connection
@@ -132,16 +132,22 @@ async def _schema_at(
     async with rt.locks.shared(base.id, f"branch {base.name}"):
         await history.archive_newest(rt, spec, base.id)
         async with point_compute.at_point(rt, base.id, spec.install, point) as at_point:
-            target = rt.compute.admin_target(at_point)
-            async with admin_connection(target) as connection:
-                if not await catalog.database_exists(connection, database):
-                    raise NotFound(
-                        f"Database {database!r} did not exist in branch {base.name} at that point"
-                    )
             try:
-                return await pgdump.schema_text(at_point.install, target, database)
-            except pgdump.DumpFailed as exc:
+                return await _dump_if_there(rt, at_point, database, base.name)
+            except LampionError:
+                raise
+            except Exception as exc:  # the throwaway compute failed under the dump
                 log.error("schema_diff.dump_at_point_failed", branch_id=base.id, error=str(exc))
                 raise ServiceUnavailable(
-                    f"pg_dump of branch {base.name} at that point failed: {exc}"
+                    f"Reading branch {base.name} at that point failed: {exc}"
                 ) from exc
+
+
+async def _dump_if_there(rt: Runtime, spec: ComputeSpec, database: str, branch_name: str) -> str:
+    target = rt.compute.admin_target(spec)
+    async with admin_connection(target) as connection:
+        if not await catalog.database_exists(connection, database):
+            raise NotFound(
+                f"Database {database!r} did not exist in branch {branch_name} at that point"
+            )
+    return await pgdump.schema_text(spec.install, target, database)
