@@ -6,16 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from lampion.compute.installations import discover
 from lampion.compute.layout import wal_archive_dir
+from lampion.compute.osuser import resolve
 from lampion.runtime import Runtime
 from lampion.services.point_compute import NAME_PREFIX, temporary_name
 from lampion.workers.reconciler import Reconciler
+from tests.integration.test_docker_backend import docker_settings, remove_containers_under
+from tests.support.apps import client_for, running_app
+from tests.support.docker import engine_or_skip, ensure_image
+from tests.support.orgs import make_key
 from tests.support.pg import connect
 from tests.support.waiting import reconcile
 
@@ -113,3 +120,42 @@ async def test_a_point_compute_left_by_a_dead_process_is_an_orphan_unless_in_use
         assert runtime.storage.path(name).exists()
     await reconcile(Reconciler(runtime))
     assert not runtime.storage.path(name).exists()
+
+
+@pytest.fixture(scope="module")
+async def docker_client(workdir: Path, templates_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on the docker backend: a container sees only its own archive dir."""
+    engine = await engine_or_skip()
+    try:
+        user = resolve(None)
+        image = await ensure_image(engine, discover(None, user)[0], user.name)
+        settings = docker_settings(workdir / "data-docker-diff", templates_dir, image)
+        async with running_app(settings) as app:
+            key = await make_key(app.state.runtime.sessions, "org-docker-diff")
+            async with client_for(app, key) as client:
+                yield client
+        await remove_containers_under(engine, settings.data_dir)
+    finally:
+        await engine.close()
+
+
+async def test_compare_at_a_point_on_the_docker_backend(docker_client: httpx.AsyncClient) -> None:
+    created = await docker_client.post("/v1/projects", json={"name": "diff-at-point"})
+    assert created.status_code == 201, created.text
+    project = created.json()
+    try:
+        connection = await connect(project["connection_string"])
+        try:
+            await connection.execute("CREATE TABLE items (id int)")
+            lsn = await connection.fetchval("SELECT pg_current_wal_lsn()::text")
+            await connection.execute("ALTER TABLE items ADD COLUMN extra integer")
+        finally:
+            await connection.close()
+        response = await docker_client.get(
+            f"/v1/projects/{project['id']}/branches/main/compare_schema",
+            params={"base_branch_id": "main", "base_lsn": lsn},
+        )
+        assert response.status_code == 200, response.text
+        assert "+    extra integer" in response.json()["diff"].splitlines()
+    finally:
+        await docker_client.delete(f"/v1/projects/{project['id']}")

@@ -8,12 +8,16 @@ them, so the reconciler removes both as orphans if this process dies meanwhile; 
 a lock on that name keeps it away. The data dir is ``pit-x/data/pit-x`` so that the archive a
 compute writes (``history/<name>/wal`` two levels above its data dir) lands inside ``pit-x``
 as well: archiving works (a failing archive command holds a shutdown for seconds) and goes
-away with it.
+away with it. Recovery reads the branch's WAL from there too (linked in): a container only
+sees its own archive dir.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -58,8 +62,7 @@ async def at_point(
     async with rt.locks.exclusive(name, f"temporary compute {name}"):
         try:
             try:
-                await asyncio.to_thread(_make_dirs, rt.user, spec.data_dir)
-                await history.of(rt).recovering_copy(branch_id, spec.data_dir, branch_id, point)
+                await _prepare(rt, branch_id, spec.data_dir, point)
                 await rt.compute.start(spec)
                 await _until_promoted(rt, spec)
             except LampionError:
@@ -73,6 +76,31 @@ async def at_point(
             yield spec
         finally:
             await _remove(rt, spec)
+
+
+async def _prepare(rt: Runtime, branch_id: str, data_dir: Path, point: RecoveryTarget) -> None:
+    """The branch's base copied to ``data_dir``, set to recover to ``point`` from its own
+    archive dir (a container sees no other), which holds links to the branch's WAL."""
+    own = history.of(rt)
+    # The history of a "branch" at this relative path is the compute's own (pit-x/history/pit-x).
+    wal_of = str(data_dir.relative_to(rt.settings.branches_dir))
+    if own.wal_dir(wal_of) != wal_archive_dir(data_dir):
+        raise RuntimeError("the history layout changed: the compute would not find its WAL")
+    await asyncio.to_thread(_make_dirs, rt.user, data_dir)
+    await asyncio.to_thread(_link_segments, own.wal_dir(branch_id), wal_archive_dir(data_dir))
+    await own.recovering_copy(branch_id, data_dir, wal_of, point)
+
+
+def _link_segments(source: Path, target: Path) -> None:
+    for segment in source.iterdir():
+        if segment.name.startswith("."):
+            continue  # an archive copy in progress
+        try:
+            os.link(segment, target / segment.name)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+            shutil.copy2(segment, target / segment.name)
 
 
 def _fatal_line(rt: Runtime, name: str) -> str | None:
