@@ -17,7 +17,9 @@ from lampion.compute.installations import discover
 from lampion.compute.layout import wal_archive_dir
 from lampion.compute.osuser import resolve
 from lampion.runtime import Runtime
+from lampion.services import point_compute
 from lampion.services.point_compute import NAME_PREFIX, temporary_name
+from lampion.storage.history import RecoveryTarget
 from lampion.workers.reconciler import Reconciler
 from tests.integration.test_docker_backend import docker_settings, remove_containers_under
 from tests.support.apps import client_for, running_app
@@ -95,6 +97,21 @@ async def test_compare_with_the_base_as_it_was_shows_a_column_added_since(
         params={"base_branch_id": "main", "base_lsn": t1["lsn"], "database": "later"},
     )
     assert gone_then.status_code == 404, gone_then.text
+
+    started = asyncio.Event()
+
+    async def read_until_cancelled() -> None:
+        install = runtime.install_for(project["pg_version"])
+        point = RecoveryTarget(lsn=t1["lsn"].upper())
+        async with point_compute.at_point(runtime, project["branch_id"], install, point):
+            started.set()
+            await asyncio.sleep(60)
+
+    reading = asyncio.create_task(read_until_cancelled())
+    await asyncio.wait_for(started.wait(), 60)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
 
     for segment in wal_archive_dir(runtime.storage.path(project["branch_id"])).iterdir():
         if not segment.name.endswith(".history"):

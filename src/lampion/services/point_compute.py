@@ -128,10 +128,15 @@ async def _until_promoted(rt: Runtime, spec: ComputeSpec) -> None:
 
 
 async def _remove(rt: Runtime, spec: ComputeSpec) -> None:
-    """Best effort: whatever stays behind is an orphan the reconciler removes."""
+    """Finishes even when the request is cancelled meanwhile. Best effort: whatever stays
+    behind is an orphan the reconciler removes."""
+    await asyncio.shield(_remove_now(rt, spec))
+
+
+async def _remove_now(rt: Runtime, spec: ComputeSpec) -> None:
     try:
-        await asyncio.shield(computes.destroy(rt, spec))
-        await asyncio.shield(rt.storage.delete(spec.endpoint_id))
+        await computes.destroy(rt, spec)
+        await rt.storage.delete(spec.endpoint_id)
     except Exception as exc:
         log.error("point_compute.remove_failed", name=spec.endpoint_id, error=str(exc))
 
