@@ -81,14 +81,14 @@ async def at_point(
 async def _prepare(rt: Runtime, branch_id: str, data_dir: Path, point: RecoveryTarget) -> None:
     """The branch's base copied to ``data_dir``, set to recover to ``point`` from its own
     archive dir (a container sees no other), which holds links to the branch's WAL."""
-    own = history.of(rt)
+    histories = history.of(rt)
     # The history of a "branch" at this relative path is the compute's own (pit-x/history/pit-x).
     wal_of = str(data_dir.relative_to(rt.settings.branches_dir))
-    if own.wal_dir(wal_of) != wal_archive_dir(data_dir):
+    if histories.wal_dir(wal_of) != wal_archive_dir(data_dir):
         raise RuntimeError("the history layout changed: the compute would not find its WAL")
     await asyncio.to_thread(_make_dirs, rt.user, data_dir)
-    await asyncio.to_thread(_link_segments, own.wal_dir(branch_id), wal_archive_dir(data_dir))
-    await own.recovering_copy(branch_id, data_dir, wal_of, point)
+    await asyncio.to_thread(_link_segments, histories.wal_dir(branch_id), wal_archive_dir(data_dir))
+    await histories.recovering_copy(branch_id, data_dir, wal_of, point)
 
 
 def _link_segments(source: Path, target: Path) -> None:
