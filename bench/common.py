@@ -9,11 +9,12 @@ import shutil
 import socket
 import statistics
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from tests.support.xfs import XfsUnavailable, xfs_mount
 
 from lampion.app import create_app
 from lampion.config import Settings
@@ -80,3 +81,21 @@ async def bench_server(
         server.should_exit = True
         await task
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def xfs_dir(size: str = "8G") -> Iterator[Path | None]:
+    """A loop-mounted XFS (reflink) for a ``bench_server`` root, or None (said why) where
+    this machine cannot mount one."""
+    scratch = Path(tempfile.mkdtemp(prefix="lampion-bench-xfs-", dir="/tmp"))
+    scratch.chmod(0o755)
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                mount: Path | None = stack.enter_context(xfs_mount(scratch, size=size))
+            except XfsUnavailable as exc:
+                print(f"reflink: skipped ({exc})")
+                mount = None
+            yield mount
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -50,6 +50,7 @@ def test_expiration_protection_and_schema_diff(
     same = lampion(env, "branches", "schema-diff", "ci", "--project", "shop")
     assert same.returncode == 0, same.stderr
     assert same.stdout == ""
+    before = psql(ci["connection_string"], "SELECT pg_current_wal_lsn()").stdout.strip()
     psql(ci["connection_string"], "ALTER TABLE orders ADD COLUMN total numeric")
     diff = lampion(env, "branches", "schema-diff", "ci", "--project", "shop")
     assert diff.stdout.startswith("--- a/main\n+++ b/ci\n"), diff.stdout
@@ -57,3 +58,7 @@ def test_expiration_protection_and_schema_diff(
     as_json = lampion(env, "branches", "schema-diff", "ci", "--project", "shop",
                       "--base", "main", "--database", "postgres", "--output", "json")  # fmt: skip
     assert json.loads(as_json.stdout) == {"diff": diff.stdout}
+    since = lampion(env, "branches", "schema-diff", "ci", "--project", "shop",
+                    "--base", "ci", "--lsn", before)  # fmt: skip
+    assert since.returncode == 0, since.stderr
+    assert "+    total numeric" in since.stdout.splitlines()

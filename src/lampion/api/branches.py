@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from lampion.api.deps import PrincipalDep, RuntimeDep
 from lampion.api.listing import Paging, paging_for, respond
@@ -91,10 +92,24 @@ async def compare_schema(
     principal: PrincipalDep,
     base_branch_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     database: Annotated[str, Query(min_length=1, max_length=63)] = "postgres",
+    base_timestamp: Annotated[
+        AwareDatetime | None, Query(description="The base as it was at this time (RFC 3339)")
+    ] = None,
+    base_lsn: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$",
+            description="The base as it was at this WAL position",
+        ),
+    ] = None,
 ) -> SchemaDiff:
-    """Unified diff from the base branch's schema (default: the parent's) to this branch's,
-    as schema-only pg_dumps of `database`; empty when equal. Wakes suspended computes."""
-    diff = await schema_diff.compare(rt, principal, project_id, branch_id, base_branch_id, database)
+    """Unified diff from the base branch's schema (default: the parent's), as it is or as it
+    was at `base_timestamp` / `base_lsn` of its history, to this branch's, as schema-only
+    pg_dumps of `database`; empty when equal. Wakes suspended computes."""
+    diff = await schema_diff.compare(
+        rt, principal, project_id, branch_id, base_branch_id, database,
+        base_timestamp=base_timestamp, base_lsn=base_lsn,
+    )  # fmt: skip
     return SchemaDiff(diff=diff)
 
 

@@ -129,14 +129,21 @@ def schema_diff(
     database: Annotated[
         str | None, typer.Option("--database", "-d", help="Database (default: postgres)")
     ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="The base as it was at this time (RFC 3339)")
+    ] = None,
+    lsn: Annotated[
+        str | None, typer.Option("--lsn", help="The base as it was at this WAL position")
+    ] = None,
     output: OutputOption = None,
     api_url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
-    """Print the unified diff of the two branches' schemas (nothing when equal)."""
+    """Print the unified diff of the two branches' schemas (nothing when equal); with --at
+    or --lsn, of the base as it was then."""
     with connect(api_url, api_key) as api:
         result = api.branches.compare_schema(
-            api.resolve_project(project), branch, base=base, database=database
+            api.resolve_project(project), branch, base=base, database=database, at=at, lsn=lsn
         )
     if output in (Output.json, Output.yaml):
         emit(result, output)

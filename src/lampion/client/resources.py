@@ -113,11 +113,15 @@ class Branches(Resource[M]):
     @operation
     def compare_schema(
         self, project_id: str, branch: str, *, base: str | None = None,
-        database: str | None = None,
+        database: str | None = None, at: datetime | str | None = None, lsn: str | None = None,
     ) -> Call[SchemaDiff]:  # fmt: skip
-        """Unified diff of the schemas of ``base`` (default the parent) and ``branch``."""
+        """Unified diff of the schemas of ``base`` (default the parent) and ``branch``; with
+        ``at`` (a time) or ``lsn``, of ``base`` as it was then."""
         path = f"{_project(project_id)}/branches/{segment(branch)}/compare_schema"
-        return call.get(path, SchemaDiff, base_branch_id=base, database=database)
+        return call.get(
+            path, SchemaDiff, base_branch_id=base, database=database,
+            base_timestamp=_rfc3339(at), base_lsn=lsn,
+        )  # fmt: skip
 
     @operation
     def reset_to_parent(self, project_id: str, branch: str) -> Call[Branch]:
