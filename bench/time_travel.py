@@ -211,9 +211,16 @@ async def measure_restores(
     (await client.delete(f"{branches}/{branch['id']}")).raise_for_status()
 
 
+def history_settings(config: Config) -> dict[str, float]:
+    """The server's history schedule scaled to the write period: the defaults (a pass a
+    minute, a reflink snapshot every 5 minutes) are what a 15-minute run sees."""
+    scale = config.minutes / 15
+    return {"history_interval": 60 * scale, "snapshot_interval": max(1, round(300 * scale))}
+
+
 async def bench_driver(label: str, root: Path | None, config: Config) -> DriverResult:
     async with (
-        bench_server(root) as server,
+        bench_server(root, **history_settings(config)) as server,
         httpx.AsyncClient(
             base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=3600
         ) as client,
@@ -259,7 +266,8 @@ def table(config: Config, results: list[DriverResult]) -> str:
     ]
     header = (
         f"time travel: pgbench scale {config.scale}, {config.minutes:.3g} min of writes "
-        f"({config.clients} clients), point {config.ago_minutes:.3g} min before their end"
+        f"({config.clients} clients), point {config.ago_minutes:.3g} min before their end; "
+        f"history {history_settings(config)}"
     )
     return "\n".join([header, *lines])
 

@@ -120,10 +120,10 @@ class Settings(BaseSettings):
     history_retention: int = Field(86_400, ge=0)
     """Seconds of history a branch keeps (points it can be branched at); a project's
     ``history_retention_seconds`` overrides it, both capped by the plan."""
-    history_interval: float = Field(300.0, ge=0)
+    history_interval: float = Field(60.0, ge=0)
     """Seconds between the history worker's passes (snapshots when due, then pruning of what
     fell out of each branch's window); 0 switches the worker off."""
-    snapshot_interval: int = Field(3600, ge=0)
+    snapshot_interval: int = Field(300, ge=0)
     """Seconds after which a branch with new WAL gets a further base snapshot, on ``reflink``
     storage (there a snapshot costs metadata only); 0 switches the time schedule off."""
     snapshot_wal_bytes: int = Field(1024**3, ge=0)

@@ -57,6 +57,7 @@ def make_settings(data_dir: Path, templates_dir: Path, **overrides: object) -> S
         "proxy_port": free_port(),
         "proxy_handshake_timeout": 2,
         "log_json": True,
+        "history_interval": 0,  # snapshots and pruning run when a test asks for them
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
