@@ -51,17 +51,15 @@ async def start_tls(client: Conn, context: ssl.SSLContext, *, direct: bool) -> N
     assert client.transport is not None
     raw = client.transport
     hello = client.take_buffered() if direct else b""
-    if not direct and hello:
-        raise ProtocolError("received unencrypted data after SSL request")
     if not direct:
+        if client.has_buffered():
+            raise ProtocolError("received unencrypted data after SSL request")
         client.write(b"S")
-    handshake = asyncio.ensure_future(loop.start_tls(raw, client, context, server_side=True))
     if hello:
-        # start_tls swaps its TLS protocol in and schedules its connection_made; the bytes
-        # read before it existed go to it right after
-        await asyncio.sleep(0)
-        loop.call_soon(_feed, raw.get_protocol(), hello)
-    transport = await handshake
+        # start_tls swaps its TLS protocol in and schedules that protocol's connection_made
+        # before its first await; the ClientHello read before then goes to it right after
+        loop.call_soon(loop.call_soon, lambda: _feed(raw.get_protocol(), hello))
+    transport = await loop.start_tls(raw, client, context, server_side=True)
     assert transport is not None
     client.set_tls_transport(transport)
     ssl_object = transport.get_extra_info("ssl_object")
