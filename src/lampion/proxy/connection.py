@@ -108,8 +108,11 @@ class Conn(asyncio.Protocol):
             self.transport.write(data)
             return
         view = memoryview(data)
-        for start in range(0, len(view), self._chunk):
-            self.transport.write(view[start : start + self._chunk])
+        # asyncio's and uvloop's TLS transports encrypt each item as its own record(s), and
+        # send them all at once
+        self.transport.writelines(
+            [view[start : start + self._chunk] for start in range(0, len(view), self._chunk)]
+        )
 
     def relay_to(self, peer: Conn, count: Callable[[int], None]) -> None:
         """From now on every byte read is written to ``peer`` (after what is buffered)."""
