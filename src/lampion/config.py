@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,13 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=1, le=65535)
     public_host: str = "127.0.0.1"
     """Host name put in connection strings."""
+    connection_routing: Literal["options", "sni", "database"] = "options"
+    """How the connection strings the API hands out name their endpoint (the proxy accepts
+    every form): ``options=endpoint%3D<id>`` (every libpq-based client and asyncpg, on any host
+    name or address; survives ``\\c otherdb`` and Django's test databases), ``sni`` (host
+    ``<id>.<public_host>``: needs wildcard DNS for ``public_host`` and TLS), or ``database``
+    (``<id>.<dbname>``, for clients that pass no options; lost when the client changes the
+    database)."""
     proxy_port: int = Field(6432, ge=1, le=65535)
     proxy_host: str = "127.0.0.1"
     """Address the connection proxy listens on (0.0.0.0 to take clients from the network)."""
@@ -145,6 +153,12 @@ class Settings(BaseSettings):
             raise ValueError("LAMPION_REGIONS must name at least one region")
         if self.port_range_end <= self.port_range_start:
             raise ValueError("LAMPION_PORT_RANGE_END must be above LAMPION_PORT_RANGE_START")
+        if self.connection_routing == "sni" and _is_address(self.public_host):
+            raise ValueError(
+                "LAMPION_CONNECTION_ROUTING=sni needs LAMPION_PUBLIC_HOST to be a DNS name "
+                "with a wildcard record (*.<host>): TLS clients send no server name for an "
+                "address"
+            )
         self.data_dir = self.data_dir.expanduser().absolute()
         return self
 
@@ -165,3 +179,11 @@ class Settings(BaseSettings):
     @property
     def computes_dir(self) -> Path:
         return self.data_dir / "computes"
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

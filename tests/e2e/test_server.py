@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.e2e.conftest import LAMPION, new_key
@@ -35,6 +36,11 @@ def test_readme_flow(server: tuple[str, Path], server_env: dict[str, str]) -> No
     result = psql(project["connection_string"], "SELECT 'hello from ' || current_database()")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hello from postgres"
+    for negotiation in ("postgres", "direct") * 10:  # TLS on the server's own loop (uvloop)
+        with psycopg.connect(
+            project["connection_string"], sslnegotiation=negotiation, connect_timeout=10
+        ) as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
 
     deleted = httpx.delete(
         f"{base}/v1/projects/{project['id']}",

@@ -49,7 +49,7 @@ async def test_list_endpoints_has_seed_fields(
     assert endpoint["pg_port"] == project["pg_port"]
     assert endpoint["port"] == project["port"]  # the connection proxy's
     assert endpoint["connection_string"].endswith(
-        f":{project['port']}/{project['endpoint_id']}.postgres?sslmode=require"
+        f":{project['port']}/postgres?sslmode=require&options=endpoint%3D{project['endpoint_id']}"
     )
 
 

@@ -49,7 +49,7 @@ async def test_databases(api: httpx.AsyncClient, api_project: dict[str, Any]) ->
     assert created.status_code == 201, created.text
     assert created.json()["name"] == "myapp"
     assert (await api.post(url, json={"name": "myapp"})).status_code == 409
-    dsn = api_project["connection_string"].replace(".postgres?", ".myapp?")
+    dsn = api_project["connection_string"].replace("postgres?", "myapp?")
     held = await connect(dsn)  # dropping terminates its connections first
     assert (await api.delete(f"{url}/myapp")).status_code == 204
     assert held.is_closed() or await _closed(held)

@@ -89,8 +89,10 @@ _steps: Client[Described] = Client(unrun)
 def _with_database(connection_string: str, database: str | None, role: str | None) -> str:
     if database:
         head, _, tail = connection_string.partition("?")
-        endpoint = head.rsplit("/", 1)[1].split(".", 1)[0]
-        connection_string = f"{head.rsplit('/', 1)[0]}/{endpoint}.{segment(database)}?{tail}"
+        base, _, path = head.rpartition("/")
+        endpoint, dot, _ = path.partition(".")
+        routing = f"{endpoint}." if dot and endpoint.startswith("ep-") else ""  # dbname form
+        connection_string = f"{base}/{routing}{segment(database)}?{tail}"
     if role:
         scheme, _, rest = connection_string.partition("://")
         connection_string = f"{scheme}://{segment(role)}@{rest.split('@', 1)[1]}"

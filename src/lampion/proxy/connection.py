@@ -9,10 +9,16 @@ from typing import cast
 
 from lampion.proxy.protocol import ProtocolError
 
+TLS_RECORD_PLAINTEXT = 8192
+"""The most plaintext one TLS record toward a client carries, as PostgreSQL's own server
+writes: libpq before 18.6 in non-blocking mode (psycopg 3) stalls on 16 KiB records."""
+
 
 class Conn(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self._chunk: int | None = None
+        """Set on TLS transports: the largest single write (one TLS record's plaintext)."""
         self._buffer = bytearray()
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
@@ -33,8 +39,7 @@ class Conn(asyncio.Protocol):
         if self._peer is not None:
             if self._count is not None:
                 self._count(len(data))
-            assert self._peer.transport is not None
-            self._peer.transport.write(data)
+            self._peer.send(data)
             return
         self._buffer += data
         self._wake()
@@ -70,12 +75,15 @@ class Conn(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def read_exactly(self, size: int) -> bytes:
+    async def _fill(self, size: int) -> None:
         while len(self._buffer) < size:
             if self._eof:
                 raise ProtocolError("connection closed mid-message")
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
+
+    async def read_exactly(self, size: int) -> bytes:
+        await self._fill(size)
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
@@ -91,7 +99,20 @@ class Conn(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.send(data)
+
+    def send(self, data: bytes) -> None:
+        """Writes to the transport; on TLS, in pieces that each become one record."""
+        assert self.transport is not None
+        if self._chunk is None or len(data) <= self._chunk:
             self.transport.write(data)
+            return
+        view = memoryview(data)
+        # asyncio's and uvloop's TLS transports encrypt each item as its own record(s), and
+        # send them all at once
+        self.transport.writelines(
+            [view[start : start + self._chunk] for start in range(0, len(view), self._chunk)]
+        )
 
     def relay_to(self, peer: Conn, count: Callable[[int], None]) -> None:
         """From now on every byte read is written to ``peer`` (after what is buffered)."""
@@ -100,8 +121,7 @@ class Conn(asyncio.Protocol):
         if self._buffer:
             data, self._buffer = bytes(self._buffer), bytearray()
             count(len(data))
-            assert peer.transport is not None
-            peer.transport.write(data)
+            peer.send(data)
         if self._eof:
             peer.close()
 
@@ -115,6 +135,16 @@ class Conn(asyncio.Protocol):
         if hook is not None:
             hook()
 
-    def set_transport(self, transport: asyncio.Transport) -> None:
+    def take_buffered(self) -> bytes:
+        data, self._buffer = bytes(self._buffer), bytearray()
+        return data
+
+    async def first_byte(self) -> int:
+        """The first unread byte, left unread."""
+        await self._fill(1)
+        return self._buffer[0]
+
+    def set_tls_transport(self, transport: asyncio.Transport) -> None:
         """After STARTTLS the same protocol reads from the TLS transport."""
         self.transport = transport
+        self._chunk = TLS_RECORD_PLAINTEXT

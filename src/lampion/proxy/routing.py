@@ -1,4 +1,4 @@
-"""Which endpoint a connection is for: SNI, then ``options=endpoint=…``, then the dbname prefix."""
+"""Which endpoint a connection is for: SNI, ``options=endpoint=…`` or the dbname prefix."""
 
 from __future__ import annotations
 
@@ -18,15 +18,26 @@ class Route:
 
 
 def route(startup: StartupMessage, sni: str | None) -> Route:
+    """Every form is read (and removed from what the compute sees); a database-name prefix
+    naming the endpoint already chosen is stripped too, so a client that keeps it after
+    ``\\c`` or that routes two ways at once reaches the database it names."""
     params = dict(startup.params)
-    endpoint_id = _from_sni(sni) or _take_from_options(params) or _take_from_database(params)
-    if endpoint_id is None:
+    found = {
+        "the TLS server name (SNI)": _from_sni(sni),
+        "options": _take_from_options(params),
+        "the database name": _take_from_database(params),
+    }
+    named = {source: endpoint for source, endpoint in found.items() if endpoint is not None}
+    if not named:
         raise ProtocolError(
-            "Endpoint not specified: connect to <endpoint_id>.<database> as the database name, "
-            "or with options=endpoint=<endpoint_id>, or to host <endpoint_id>.<host> with TLS",
+            "Endpoint not specified: connect with options=endpoint=<endpoint_id>, to host "
+            "<endpoint_id>.<host> with TLS, or to <endpoint_id>.<database> as the database name",
             sqlstate="08004",
         )
-    return Route(endpoint_id, StartupMessage(startup.version, params))
+    if len(set(named.values())) > 1:
+        given = ", ".join(f'"{endpoint}" in {source}' for source, endpoint in named.items())
+        raise ProtocolError(f"the connection names two different endpoints: {given}", "08004")
+    return Route(next(iter(named.values())), StartupMessage(startup.version, params))
 
 
 def _from_sni(sni: str | None) -> str | None:
@@ -37,27 +48,25 @@ def _from_sni(sni: str | None) -> str | None:
 
 
 def _take_from_options(params: dict[str, str]) -> str | None:
-    """``endpoint=ep-x`` among the options (also ``--endpoint=`` and ``-c endpoint=``)."""
-    options = params.get("options")
-    if not options:
-        return None
-    words = options.split()
+    """``endpoint=ep-x`` among the options (also ``--endpoint=``, ``-c endpoint=`` and
+    ``-cendpoint=``), removed from them."""
+    words = params.get("options", "").split()
     kept: list[str] = []
     found: str | None = None
-    skip_next = False
-    for index, word in enumerate(words):
-        if skip_next:
-            skip_next = False
-            continue
-        candidate = word
+    index = 0
+    while index < len(words):
+        word, consumed = words[index], 1
+        setting = word
         if word == "-c" and index + 1 < len(words):
-            candidate = words[index + 1]
-        name, _, value = candidate.lstrip("-").partition("=")
+            setting, consumed = words[index + 1], 2
+        elif word.startswith("-c"):
+            setting = word[2:]
+        name, _, value = setting.lstrip("-").partition("=")
         if name == "endpoint" and value:
             found = value.lower()
-            skip_next = word == "-c"
-            continue
-        kept.append(word)
+        else:
+            kept.extend(words[index : index + consumed])
+        index += consumed
     if found is None:
         return None
     if kept:
@@ -68,6 +77,7 @@ def _take_from_options(params: dict[str, str]) -> str | None:
 
 
 def _take_from_database(params: dict[str, str]) -> str | None:
+    """An ``<endpoint_id>.`` prefix of the database name, removed from it (alone: ``postgres``)."""
     database = params.get("database") or ""
     prefix, dot, rest = database.partition(".")
     if not _ENDPOINT.match(prefix.lower()):

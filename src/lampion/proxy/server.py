@@ -17,12 +17,11 @@ import structlog
 from sqlalchemy import select
 
 from lampion.errors import LampionError
-from lampion.proxy import protocol
+from lampion.proxy import protocol, tls
 from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import route
 from lampion.proxy.sockmap import KernelCounter, SockMap
-from lampion.proxy.tls import server_context
 from lampion.runtime import Runtime
 from lampion.services import wake
 from lampion.states import EndpointStatus, ProjectState
@@ -38,10 +37,9 @@ class ProxyServer:
         self.rt = rt
         self.meter = rt.meter
         settings = rt.settings
-        self._ssl = server_context(
+        self._ssl = tls.server_context(
             settings.tls_cert, settings.tls_key, settings.data_dir, settings.public_host
         )
-        self._ssl.sni_callback = _remember_sni
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
@@ -122,22 +120,15 @@ class ProxyServer:
         connection was a cancel request."""
         sni: str | None = None
         encrypted = False
+        if await client.first_byte() == tls.TLS_HANDSHAKE:
+            sni = (await tls.start_tls(client, self._ssl, direct=True)).sni
+            encrypted = True
         while True:
             header = await client.read_exactly(4)
             packet = header + await client.read_exactly(protocol.startup_length(header) - 4)
             code = protocol.request_code(packet)
             if code == protocol.SSL_REQUEST and not encrypted:
-                if client.has_buffered():
-                    raise ProtocolError("received unencrypted data after SSL request")
-                client.write(b"S")
-                assert client.transport is not None
-                transport = await asyncio.get_running_loop().start_tls(
-                    client.transport, client, self._ssl, server_side=True
-                )
-                assert transport is not None
-                client.set_transport(transport)
-                ssl_object = transport.get_extra_info("ssl_object")
-                sni = getattr(ssl_object, "lampion_sni", None)
+                sni = (await tls.start_tls(client, self._ssl, direct=False)).sni
                 encrypted = True
             elif code == protocol.GSSENC_REQUEST and not encrypted:
                 client.write(b"N")
@@ -250,10 +241,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-def _remember_sni(ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
-    ssl_object.lampion_sni = server_name  # type: ignore[attr-defined]
 
 
 def _check_allowlist(client: Conn, endpoint_id: str, allowlist: list[str]) -> None:

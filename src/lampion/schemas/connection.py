@@ -10,8 +10,8 @@ from lampion.schemas.common import ResponseModel
 class ConnectionInfo(ResponseModel):
     connection_string: str = Field(
         examples=[
-            "postgresql://cloud_admin:YaQYfbg@db-test.lampion.cloud:5432/ep-abc.postgres"
-            "?sslmode=require"
+            "postgresql://cloud_admin:YaQYfbg@db-test.lampion.cloud:5432/postgres"
+            "?sslmode=require&options=endpoint%3Dep-abc"
         ],
         description="Through the connection proxy, as the compute's superuser",
     )

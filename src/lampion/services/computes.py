@@ -142,13 +142,22 @@ def connection_string(
     database: str = "postgres",
     role: str = SUPERUSER,
 ) -> str:
-    """Through the connection proxy, which routes on the ``<endpoint_id>.`` database prefix."""
+    """Through the connection proxy, naming the endpoint as ``settings.connection_routing``
+    says (see ``proxy/routing.py`` for every form the proxy accepts)."""
     host = settings.public_host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
+    dbname = quote(database, safe="")
+    query = "sslmode=require"
+    if settings.connection_routing == "options":
+        query += f"&options=endpoint%3D{endpoint_id}"
+    elif settings.connection_routing == "sni":
+        host = f"{endpoint_id}.{host}"
+    else:
+        dbname = f"{endpoint_id}.{dbname}"
     return (
         f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:"
-        f"{settings.proxy_port}/{endpoint_id}.{quote(database, safe='')}?sslmode=require"
+        f"{settings.proxy_port}/{dbname}?{query}"
     )
 
 
