@@ -68,7 +68,8 @@ def test_channel_binding_must_match() -> None:
     first = scram.parse_client_first(header + "n=,r=abc")
     server_first = scram.server_first(first, verifier, "def")
     binding = base64.b64encode(header.encode() + b"other-cert").decode()
+    final = f"c={binding},r=abcdef,p=AAAA"
     with pytest.raises(scram.ScramError, match="channel binding"):
-        scram.verify_client_final(first, server_first, f"c={binding},r=abcdef,p=AAAA", verifier, b"c")
+        scram.verify_client_final(first, server_first, final, verifier, b"c")
     with pytest.raises(scram.ScramError, match="channel-binding type"):
         scram.parse_client_first("p=tls-unique,,n=,r=abc")

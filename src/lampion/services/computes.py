@@ -22,6 +22,7 @@ from lampion.errors import ServiceUnavailable
 from lampion.pg.admin import set_role_password
 from lampion.runtime import Runtime
 from lampion.schemas.connection import ConnectionInfo
+from lampion.services import verifiers
 from lampion.states import DesiredState, EndpointStatus
 from lampion.storage.templates import SUPERUSER
 from lampion.store.models import Endpoint
@@ -118,9 +119,13 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) -> None:
-    await set_role_password(
-        rt.compute.admin_target(spec), SUPERUSER, scram_sha256_verifier(password)
-    )
+    """Sets it, and records the compute's verifiers for the proxy (the data may be a
+    parent's or a restored copy, with roles of its own)."""
+    target = rt.compute.admin_target(spec)
+    verifier = scram_sha256_verifier(password)
+    await set_role_password(target, SUPERUSER, verifier)
+    await verifiers.remember(rt, spec.endpoint_id, SUPERUSER, verifier)
+    await verifiers.harvest_quietly(rt, spec.endpoint_id, target)
 
 
 def connection_info(settings: Settings, endpoint: Endpoint, password: str) -> ConnectionInfo:
