@@ -99,7 +99,8 @@ async def test_passwords_are_checked_before_anything_wakes(
     failures = runtime.telemetry.registry.get_sample_value(
         "lampion_proxy_auth_failures_total", {"endpoint_id": endpoint_id}
     )
-    assert failures is not None and failures >= 2
+    assert failures is not None
+    assert failures >= 2
 
 
 async def test_guessing_is_throttled_per_address(
