@@ -120,9 +120,12 @@ def _port_is_free(host: str, port: int) -> bool:
 
 async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) -> None:
     """Sets it, and records the compute's verifiers for the proxy (the data may be a
-    parent's or a restored copy, with roles of its own)."""
+    parent's or a restored copy, with roles of its own). The salt is the endpoint's own, so
+    every copy of its data given this password (a restore's old and new data) holds the
+    verifier the proxy holds."""
     target = rt.compute.admin_target(spec)
-    verifier = scram_sha256_verifier(password)
+    salt = rt.secrets.derive(f"superuser-salt\0{spec.endpoint_id}")[:16]
+    verifier = scram_sha256_verifier(password, salt=salt)
     await set_role_password(target, SUPERUSER, verifier)
     await verifiers.remember(rt, spec.endpoint_id, SUPERUSER, verifier)
     await verifiers.harvest_quietly(rt, spec.endpoint_id, target)
