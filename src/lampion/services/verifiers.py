@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from lampion.compute.base import AdminTarget
 from lampion.pg.authid import login_verifiers
@@ -47,13 +48,21 @@ async def lookup(rt: Runtime, endpoint_id: str, role: str) -> Known:
 
 async def remember(rt: Runtime, endpoint_id: str, role: str, verifier: str | None) -> None:
     """Records a verifier the control plane just set (None: the role has none to check)."""
-    async with rt.sessions() as session, session.begin():
-        row = await session.get(RoleVerifier, (endpoint_id, role))
-        encrypted = rt.secrets.encrypt(verifier) if verifier is not None else None
-        if row is None:
-            session.add(RoleVerifier(endpoint_id=endpoint_id, role=role, verifier_enc=encrypted))
-        else:
-            row.verifier_enc = encrypted
+    encrypted = rt.secrets.encrypt(verifier) if verifier is not None else None
+    for attempt in range(2):
+        try:
+            async with rt.sessions() as session, session.begin():
+                row = await session.get(RoleVerifier, (endpoint_id, role))
+                if row is None:
+                    session.add(
+                        RoleVerifier(endpoint_id=endpoint_id, role=role, verifier_enc=encrypted)
+                    )
+                else:
+                    row.verifier_enc = encrypted
+            return
+        except IntegrityError:  # a harvest inserted the row meanwhile: update it
+            if attempt:
+                raise
 
 
 async def forget(rt: Runtime, endpoint_id: str, role: str) -> None:
