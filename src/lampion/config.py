@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     proxy_kernel_relay: bool = True
     """After the startup phase, let the kernel copy plaintext sessions' bytes (eBPF sockmap)
     where the kernel allows it; otherwise, and for TLS sessions, the proxy copies them."""
+    proxy_auth_failures_per_address: int = Field(10, ge=1)
+    proxy_auth_failures_per_endpoint: int = Field(100, ge=1)
+    proxy_auth_failure_window: float = Field(60.0, gt=0)
+    """Failed logins at the proxy (seconds of the window): over a limit an address is refused
+    until the window passes. Counted per proxy process."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     """PEM certificate and key for the proxy. Default: self-signed, made into data_dir/tls."""

@@ -28,6 +28,11 @@ class SecretBox:
 
     def __init__(self, master_key: str):
         self._fernet = Fernet(master_key.encode())
+        self._key = master_key.encode()
+
+    def derive(self, label: str) -> bytes:
+        """A key for ``label`` that only this master key gives."""
+        return hmac.new(self._key, label.encode(), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -51,6 +51,12 @@ class Telemetry:
             buckets=storage_buckets,
             registry=r,
         )
+        self.proxy_auth_failures = Counter(
+            "lampion_proxy_auth_failures",
+            "Logins the proxy refused: wrong password, unknown role or endpoint, throttled",
+            ["endpoint_id"],
+            registry=r,
+        )
         self.computes = Gauge("lampion_computes", "Computes by status", ["status"], registry=r)
         labels = ["endpoint_id", "project_id"]
         self.endpoint_connections = Gauge(

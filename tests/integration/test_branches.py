@@ -174,8 +174,8 @@ async def test_delete_rules(
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not runtime.storage.path(grandchild["id"]).exists()
     assert (await branching_client.get(f"{base}/{grandchild['id']}")).status_code == 404
-    with pytest.raises(asyncpg.PostgresError, match="does not exist"):
-        await fetchval(grandchild["connection_string"], "SELECT 1")
+    with pytest.raises(asyncpg.PostgresError, match="password authentication failed"):
+        await fetchval(grandchild["connection_string"], "SELECT 1")  # as for any stranger
     with pytest.raises(OSError, match=r"Connect call failed|[Cc]onnection refused"):
         await fetchval(direct_dsn(grandchild["pg_password"], grandchild["pg_port"]), "SELECT 1")
     assert (await branching_client.delete(f"{base}/child")).status_code == 204

@@ -1,8 +1,8 @@
 """One PostgreSQL port for every compute.
 
-A connection's startup phase is read here (TLS, routing, allowlist, wake-on-connect); the
-client then authenticates with the compute itself through the proxy, and after the
-compute's first ReadyForQuery the proxy only copies bytes.
+A connection's startup phase is read here (TLS, routing, allowlist); the client then
+authenticates with the proxy before anything wakes (``authenticate.py``), the compute is
+woken and logged in to, and after its first ReadyForQuery the proxy only copies bytes.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import structlog
 from sqlalchemy import select
 
 from lampion.errors import LampionError
-from lampion.proxy import protocol, tls
+from lampion.proxy import authenticate, protocol, tls
 from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
-from lampion.proxy.routing import route
+from lampion.proxy.routing import Route, route
 from lampion.proxy.sockmap import KernelCounter, SockMap
 from lampion.runtime import Runtime
 from lampion.services import wake
@@ -40,6 +40,7 @@ class ProxyServer:
         self._ssl = tls.server_context(
             settings.tls_cert, settings.tls_key, settings.data_dir, settings.public_host
         )
+        self.auth = authenticate.Authenticator(rt)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
@@ -85,8 +86,9 @@ class ProxyServer:
             target = route(startup, sni)
             endpoint_id = target.endpoint_id
             async with asyncio.timeout(_AUTH_TIMEOUT):
-                upstream = await self._open_upstream(client, endpoint_id)
-                upstream.write(target.startup.encode())
+                upstream = await self._login(client, target, encrypted)
+                if upstream is None:
+                    return
                 self.meter.connected(endpoint_id)
                 client.relay_to(upstream, self.meter.counter(self.meter.bytes_in, endpoint_id))
                 ready = await self._relay_startup(upstream, client, endpoint_id)
@@ -141,9 +143,24 @@ class ProxyServer:
             raise ProtocolError("TLS is required: connect with sslmode=require", "28000")
         return protocol.parse_startup(packet), sni, encrypted
 
-    async def _open_upstream(self, client: Conn, endpoint_id: str) -> Conn:
-        port, allowlist, running = await self._endpoint(endpoint_id)
+    async def _login(self, client: Conn, target: Route, encrypted: bool) -> Conn | None:
+        """Authenticates the client (see ``authenticate.py``), then the upstream session."""
+        endpoint_id = target.endpoint_id
+        try:
+            port, allowlist, running = await self._endpoint(endpoint_id)
+        except UnknownEndpoint:
+            unknown = authenticate.Target(endpoint_id, exists=False, running=False)
+            return await self.auth.login(client, target.startup, unknown, encrypted, _nowhere)
         _check_allowlist(client, endpoint_id, allowlist)
+        return await self.auth.login(
+            client,
+            target.startup,
+            authenticate.Target(endpoint_id, exists=True, running=running),
+            encrypted,
+            lambda: self._open_upstream(endpoint_id, port, running),
+        )
+
+    async def _open_upstream(self, endpoint_id: str, port: int, running: bool) -> Conn:
         if not running:
             await self.wake(endpoint_id)
         try:
@@ -162,7 +179,7 @@ class ProxyServer:
                 )
             ).first()
         if row is None:
-            raise ProtocolError(f'endpoint "{endpoint_id}" does not exist', "08004")
+            raise UnknownEndpoint(f'endpoint "{endpoint_id}" does not exist', "08004")
         endpoint, project_state = row
         if project_state != ProjectState.ACTIVE or endpoint.status == EndpointStatus.PROVISIONING:
             raise ProtocolError(f'endpoint "{endpoint_id}" is not ready yet', "57P03")
@@ -234,6 +251,14 @@ class ProxyServer:
     def _forget_cancel_keys(self, upstream: Conn | None) -> None:
         if upstream is not None and upstream.cancel_key is not None:
             self._cancel_keys.pop(upstream.cancel_key, None)
+
+
+class UnknownEndpoint(ProtocolError):
+    """No endpoint has the id a connection routed to."""
+
+
+async def _nowhere() -> Conn:
+    raise AssertionError("an unknown endpoint is never connected to")
 
 
 def _is_loopback(host: str) -> bool:

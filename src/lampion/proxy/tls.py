@@ -24,16 +24,22 @@ class Negotiated:
     sni: str | None
 
 
+def certificate_files(cert: Path | None, key: Path | None, data_dir: Path) -> tuple[Path, Path]:
+    """The configured certificate and key, else the self-signed pair under ``DATA_DIR/tls``."""
+    if cert is None or key is None:
+        return data_dir / "tls" / "proxy.crt", data_dir / "tls" / "proxy.key"
+    return cert, key
+
+
 def server_context(
     cert: Path | None, key: Path | None, data_dir: Path, public_host: str
 ) -> ssl.SSLContext:
-    if cert is None or key is None:
-        tls_dir = data_dir / "tls"
-        cert, key = tls_dir / "proxy.crt", tls_dir / "proxy.key"
-        if not cert.exists() or not key.exists():
-            tls_dir.mkdir(parents=True, exist_ok=True)
-            tls_dir.chmod(0o700)
-            write_self_signed(cert, key, public_host)
+    configured = cert is not None and key is not None
+    cert, key = certificate_files(cert, key, data_dir)
+    if not configured and not (cert.exists() and key.exists()):
+        cert.parent.mkdir(parents=True, exist_ok=True)
+        cert.parent.chmod(0o700)
+        write_self_signed(cert, key, public_host)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)

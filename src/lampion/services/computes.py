@@ -22,6 +22,7 @@ from lampion.errors import ServiceUnavailable
 from lampion.pg.admin import set_role_password
 from lampion.runtime import Runtime
 from lampion.schemas.connection import ConnectionInfo
+from lampion.services import verifiers
 from lampion.states import DesiredState, EndpointStatus
 from lampion.storage.templates import SUPERUSER
 from lampion.store.models import Endpoint
@@ -118,9 +119,16 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 async def set_superuser_password(rt: Runtime, spec: ComputeSpec, password: str) -> None:
-    await set_role_password(
-        rt.compute.admin_target(spec), SUPERUSER, scram_sha256_verifier(password)
-    )
+    """Sets it, and records the compute's verifiers for the proxy (the data may be a
+    parent's or a restored copy, with roles of its own). The salt is the endpoint's own, so
+    every copy of its data given this password (a restore's old and new data) holds the
+    verifier the proxy holds."""
+    target = rt.compute.admin_target(spec)
+    salt = rt.secrets.derive(f"superuser-salt\0{spec.endpoint_id}")[:16]
+    verifier = scram_sha256_verifier(password, salt=salt)
+    await set_role_password(target, SUPERUSER, verifier)
+    await verifiers.remember(rt, spec.endpoint_id, SUPERUSER, verifier)
+    await verifiers.harvest_quietly(rt, spec.endpoint_id, target)
 
 
 def connection_info(settings: Settings, endpoint: Endpoint, password: str) -> ConnectionInfo:

@@ -16,7 +16,7 @@ from lampion.pg.admin import reload_config
 from lampion.runtime import Runtime
 from lampion.schemas.endpoints import Endpoint as EndpointOut
 from lampion.schemas.endpoints import EndpointState, EndpointUpdate
-from lampion.services import computes, events, intervals, plans
+from lampion.services import computes, events, intervals, plans, verifiers
 from lampion.services.auth import Principal
 from lampion.services.projects import get_owned as get_owned_project
 from lampion.states import DesiredState, EndpointStatus
@@ -129,6 +129,8 @@ async def suspend_by_id(rt: Runtime, endpoint_id: str) -> bool:
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
+        if endpoint.status == EndpointStatus.RUNNING:  # roles made with SQL, for the proxy
+            await verifiers.harvest_quietly(rt, endpoint_id, rt.compute.admin_target(spec))
         await computes.stop(rt, spec)
         async with rt.sessions() as session, session.begin():
             endpoint, project = await _load(session, endpoint_id)

@@ -9,7 +9,7 @@ from lampion.event_types import EventType
 from lampion.pg import catalog
 from lampion.runtime import Runtime
 from lampion.schemas.objects import Role, RoleCreate, RoleCreated
-from lampion.services import dataplane
+from lampion.services import dataplane, verifiers
 from lampion.services.auth import Principal
 from lampion.storage.templates import SUPERUSER
 
@@ -31,6 +31,8 @@ async def create(
     async with dataplane.connection(rt, compute) as connection:
         verifier = scram_sha256_verifier(password) if password else None
         await catalog.create_role(connection, body.name, verifier, body.can_login)
+    if body.can_login:
+        await verifiers.remember(rt, endpoint_id, body.name, verifier)
     await dataplane.announce(rt, principal, compute, EventType.ROLE_CREATED, name=body.name)
     return RoleCreated(name=body.name, can_login=body.can_login, password=generated)
 
@@ -46,4 +48,5 @@ async def delete(
         if not await catalog.role_exists(connection, name):
             raise NotFound(f"Role {name!r} does not exist")
         await catalog.drop_role(connection, name)
+    await verifiers.forget(rt, endpoint_id, name)
     await dataplane.announce(rt, principal, compute, EventType.ROLE_DELETED, name=name)

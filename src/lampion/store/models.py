@@ -299,3 +299,18 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RoleVerifier(Base):
+    """A compute role's SCRAM-SHA-256 verifier, as the proxy checks passwords with it while
+    the compute sleeps; encrypted like the endpoint's password. ``verifier_enc`` is None for a
+    role that logs in some other way (md5, no password): known, but not verifiable here."""
+
+    __tablename__ = "role_verifiers"
+
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verifier_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

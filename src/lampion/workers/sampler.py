@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.pg.archiver import ArchiverStatus, archiver_status
 from lampion.runtime import Runtime
-from lampion.services import computes, history_status
+from lampion.services import computes, history_status, verifiers
 from lampion.services.metrics import HISTORY_HOURS, MB, take_snapshot
 from lampion.states import EndpointStatus, ProjectState
 from lampion.storage.history_usage import HistorySize
@@ -72,6 +72,9 @@ class Sampler:
                     log.info("sampler.skipped", endpoint_id=endpoint.id, error=str(exc))
                     return None
                 spec = computes.spec_for(self.rt, endpoint, project.pg_version)
+                await verifiers.harvest_quietly(
+                    self.rt, endpoint.id, self.rt.compute.admin_target(spec)
+                )
                 try:
                     archiver = await archiver_status(self.rt.compute.admin_target(spec))
                 except (OSError, Exception) as exc:
