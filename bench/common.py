@@ -9,7 +9,7 @@ import shutil
 import socket
 import statistics
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,54 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+async def wait_for_port(port: int, process: asyncio.subprocess.Process, name: str) -> None:
+    """Returns once ``port`` accepts connections; raises when ``process`` exited first."""
+    for _ in range(200):
+        if process.returncode is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"{name} does not listen on {port}")
+
+
+class PgbenchFailed(RuntimeError):
+    pass
+
+
+async def pgbench(
+    binary: Path, args: Sequence[str], password: str, sslmode: str = "disable"
+) -> str:
+    """Runs pgbench; its output, or PgbenchFailed carrying that output."""
+    process = await asyncio.create_subprocess_exec(
+        str(binary),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PGPASSWORD": password, "PGSSLMODE": sslmode},
+    )
+    out, _ = await process.communicate()
+    text = out.decode()
+    if process.returncode != 0:
+        raise PgbenchFailed(text)
+    return text
+
+
+def pgbench_latencies(log_dir: Path) -> list[float]:
+    """Per-transaction latencies (seconds) from the ``pgbench -l`` logs in ``log_dir``; the
+    third field of each line is the latency in microseconds."""
+    return [
+        int(line.split()[2]) / 1_000_000
+        for log in sorted(log_dir.iterdir())
+        for line in log.read_text().splitlines()
+        if line
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -1,111 +1,497 @@
-"""pgbench -S (select-only) straight to a compute and through the proxy, in one run.
+"""Side by side in one run, on one compute: direct, through the Lampion proxy, through the
+proxy's pooler path (``<endpoint>-pooler``), and two references from Debian in front of the
+same compute: PgBouncer alone (session mode) and HAProxy (TCP mode).
 
-Target (issue 4): through the proxy >= 90% of the direct TPS (8 clients, 20 s).
-Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 8]`. Where HAProxy
-is installed, a run through it (TCP mode) shows what a C proxy costs on the same machine.
+For each path, plaintext and TLS (``sslmode=require``): steady-state ``pgbench -S`` TPS and
+p50/p99 latency (from ``pgbench -l``) at each ``--clients`` count, and the connection-setup
+rate (``pgbench -S -C``: every transaction a full connect + SCRAM + ``SELECT`` + close). Then
+a wrong password through the proxy to a suspended endpoint, which must wake nothing.
+
+Targets (issue 16): connection setup through the proxy <= 1.5x direct; steady-state TPS through
+the proxy >= PgBouncer's; a failed login costs no compute wake-up.
+Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 1 8] [--scale 10]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import contextlib
+import random
 import re
 import shutil
-import socket
 import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 import uvloop
 
-from bench.common import bench_server
+from bench.common import (
+    BenchServer,
+    PgbenchFailed,
+    _free_port,
+    bench_server,
+    percentile,
+    pgbench,
+    pgbench_latencies,
+    wait_for_port,
+)
+from lampion.compute.osuser import OsUser, resolve
+from lampion.proxy import tls
 
-_TPS = re.compile(r"tps = ([0-9.]+) \(without initial connection time\)")
+_STEADY_TPS = re.compile(r"tps = ([0-9.]+) \(without initial connection time\)")
+_CONNECT_TPS = re.compile(r"tps = ([0-9.]+) \(including reconnection times\)")
+_PGBOUNCER = "/usr/sbin/pgbouncer"
+_USER = "cloud_admin"
+_ACCOUNTS_PER_SCALE = 100_000
 
 
-async def pgbench(binary: str, args: list[str], password: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PGPASSWORD": password},
+@dataclass(frozen=True)
+class Route:
+    """One way to reach the compute; ``unavailable`` says why it is not measured."""
+
+    label: str
+    port: int
+    database: str
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    tps: float
+    p50: float
+    p99: float
+
+
+Outcome = Load | str
+"""A measurement, or why there is none."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """What drives the load: pgbench, or (where its libpq has no TLS) asyncpg for TLS runs."""
+
+    pgbench: Path
+    pgbench_tls: bool
+    password: str
+    seconds: int
+    scale: int
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+async def steady(client: Client, route: Route, clients: int, sslmode: str) -> Outcome:
+    if sslmode == "require" and not client.pgbench_tls:
+        return await _asyncpg_steady(client, route, clients)
+    with tempfile.TemporaryDirectory(prefix="lampion-pgbench-") as logs:
+        args = [
+            *_load_args(clients, client.seconds),
+            "-l",
+            f"--log-prefix={logs}/tx",
+            *_target(route),
+        ]
+        try:
+            output = await pgbench(client.pgbench, args, client.password, sslmode)
+        except PgbenchFailed as exc:
+            return _why(str(exc))
+        latencies = pgbench_latencies(Path(logs))
+    return Load(_parse(_STEADY_TPS, output), *_p50_p99(latencies))
+
+
+async def connects_per_second(client: Client, route: Route, sslmode: str) -> float | str:
+    if sslmode == "require" and not client.pgbench_tls:
+        return await _asyncpg_connects(client, route)
+    args = [*_load_args(1, client.seconds), "-C", *_target(route)]
+    try:
+        output = await pgbench(client.pgbench, args, client.password, sslmode)
+    except PgbenchFailed as exc:
+        return _why(str(exc))
+    return _parse(_CONNECT_TPS, output)
+
+
+def _load_args(clients: int, seconds: int) -> list[str]:
+    return ["-S", "-n", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
+
+
+def _target(route: Route) -> list[str]:
+    return ["-h", "127.0.0.1", "-p", str(route.port), "-U", _USER, route.database]
+
+
+def _parse(pattern: re.Pattern[str], output: str) -> float:
+    match = pattern.search(output)
+    if match is None:
+        raise RuntimeError(f"no tps in pgbench's output:\n{output}")
+    return float(match.group(1))
+
+
+def _p50_p99(latencies: list[float]) -> tuple[float, float]:
+    if not latencies:
+        return float("nan"), float("nan")
+    return percentile(latencies, 50), percentile(latencies, 99)
+
+
+def _why(output: str) -> str:
+    if "does not support SSL" in output:
+        return "n/a (server without TLS)"
+    last = output.strip().splitlines()[-1] if output.strip() else "no output"
+    return f"failed: {last[:60]}"
+
+
+async def _asyncpg_steady(client: Client, route: Route, clients: int) -> Outcome:
+    """``pgbench -S``'s query from ``clients`` asyncpg connections over TLS, closed loop."""
+    deadline = time.monotonic() + client.seconds
+    accounts = client.scale * _ACCOUNTS_PER_SCALE
+
+    async def one() -> list[float]:
+        samples: list[float] = []
+        connection = await _asyncpg_connect(client, route)
+        try:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                await connection.fetchval(
+                    "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+                    random.randint(1, accounts),
+                )
+                samples.append(time.perf_counter() - started)
+        finally:
+            await connection.close()
+        return samples
+
+    try:
+        runs = await asyncio.gather(*(one() for _ in range(clients)))
+    except (OSError, asyncpg.PostgresError) as exc:
+        return _why(str(exc))
+    latencies = [sample for run in runs for sample in run]
+    return Load(len(latencies) / client.seconds, *_p50_p99(latencies))
+
+
+async def _asyncpg_connects(client: Client, route: Route) -> float | str:
+    """Connect + SCRAM + ``SELECT 1`` + close over TLS with asyncpg, one after another."""
+    deadline = time.monotonic() + client.seconds
+    count = 0
+    try:
+        while time.monotonic() < deadline:
+            connection = await _asyncpg_connect(client, route)
+            await connection.fetchval("SELECT 1")
+            await connection.close()
+            count += 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        return _why(str(exc))
+    return count / client.seconds
+
+
+async def _asyncpg_connect(client: Client, route: Route) -> Any:
+    return await asyncpg.connect(
+        host="127.0.0.1",
+        port=route.port,
+        user=_USER,
+        password=client.password,
+        database=route.database,
+        ssl="require",
     )
-    out, _ = await process.communicate()
-    text = out.decode()
-    if process.returncode != 0:
-        raise RuntimeError(text)
-    return text
 
 
-async def start_haproxy(target_port: int) -> tuple[asyncio.subprocess.Process, int]:
-    """HAProxy in TCP mode in front of the compute: what a C proxy costs on this machine."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = Path(tempfile.mkdtemp()) / "haproxy.cfg"
+# --- the paths --------------------------------------------------------------------------------
+
+
+async def pooler_route(api: httpx.AsyncClient, endpoint_url: str, proxy_port: int) -> Route:
+    """The proxy's ``-pooler`` path, where the API offers a pooled connection string."""
+    await api.patch(endpoint_url, json={"pooler_enabled": True})  # refused where unknown
+    endpoint = (await api.get(endpoint_url)).json()
+    database = f"{endpoint['id']}-pooler.postgres"
+    if endpoint.get("pooled_connection_string") is None:
+        return Route("Lampion proxy, pooler", proxy_port, database, "n/a (no pooler)")
+    return Route("Lampion proxy, pooler", proxy_port, database)
+
+
+@contextlib.asynccontextmanager
+async def pgbouncer(server: BenchServer, compute_port: int, verifier: str) -> AsyncIterator[Route]:
+    """Debian's PgBouncer alone in session mode in front of the compute, SCRAM from an
+    auth_file holding cloud_admin's verifier; TLS to clients with the proxy's certificate."""
+    if not Path(_PGBOUNCER).is_file():
+        yield Route("PgBouncer (session)", 0, "postgres", f"n/a ({_PGBOUNCER} not installed)")
+        return
+    user = resolve(server.runtime.settings.pg_user)
+    with tempfile.TemporaryDirectory(prefix="lampion-pgbouncer-") as work:
+        port = _free_port()
+        config = _pgbouncer_files(Path(work), server, compute_port, port, verifier, user)
+        switch_user = [] if user.is_current else ["-u", user.name]  # it refuses root
+        process = await asyncio.create_subprocess_exec(
+            _PGBOUNCER, *switch_user, str(config), stderr=asyncio.subprocess.DEVNULL
+        )
+        try:
+            await wait_for_port(port, process, "pgbouncer")
+            yield Route("PgBouncer (session)", port, "postgres")
+        finally:
+            await _stop(process)
+
+
+def _pgbouncer_files(
+    work: Path, server: BenchServer, compute_port: int, port: int, verifier: str, user: OsUser
+) -> Path:
+    settings = server.runtime.settings
+    cert, key = tls.certificate_files(settings.tls_cert, settings.tls_key, settings.data_dir)
+    shutil.copy(cert, work / "server.crt")
+    shutil.copy(key, work / "server.key")
+    (work / "userlist.txt").write_text(f'"{_USER}" "{verifier}"\n')
+    config = work / "pgbouncer.ini"
     config.write_text(
-        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
-        "  timeout server 60s\n"
-        f"listen pg\n  bind 127.0.0.1:{port}\n  server compute 127.0.0.1:{target_port}\n"
+        "[databases]\n"
+        f"postgres = host=127.0.0.1 port={compute_port} dbname=postgres\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = scram-sha-256\nauth_file = {work}/userlist.txt\n"
+        "pool_mode = session\nmax_client_conn = 200\ndefault_pool_size = 20\n"
+        "server_tls_sslmode = disable\nclient_tls_sslmode = allow\n"
+        f"client_tls_cert_file = {work}/server.crt\nclient_tls_key_file = {work}/server.key\n"
+        f"logfile = {work}/pgbouncer.log\n"
     )
-    process = await asyncio.create_subprocess_exec("haproxy", "-f", str(config), "-db")
-    await asyncio.sleep(0.5)
-    return process, port
+    work.chmod(0o755)
+    for path in (work, *work.iterdir()):
+        user.chown(path)
+    return config
 
 
-async def run(seconds: int, clients: int, scale: int) -> None:
+@contextlib.asynccontextmanager
+async def haproxy(compute_port: int) -> AsyncIterator[Route]:
+    """HAProxy in TCP mode in front of the compute (TLS, if any, is the compute's own)."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        yield Route("HAProxy (TCP)", 0, "postgres", "n/a (haproxy not installed)")
+        return
+    with tempfile.TemporaryDirectory(prefix="lampion-haproxy-") as work:
+        port = _free_port()
+        config = Path(work) / "haproxy.cfg"
+        config.write_text(
+            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
+            "  timeout server 60s\n"
+            f"listen pg\n  bind 127.0.0.1:{port}\n  server compute 127.0.0.1:{compute_port}\n"
+        )
+        process = await asyncio.create_subprocess_exec(binary, "-f", str(config), "-db")
+        try:
+            await wait_for_port(port, process, "haproxy")
+            yield Route("HAProxy (TCP)", port, "postgres")
+        finally:
+            await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+    await process.wait()
+
+
+async def scram_verifier(compute_port: int, password: str) -> str:
+    """cloud_admin's SCRAM verifier as the compute stores it (for PgBouncer's auth_file)."""
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=compute_port, user=_USER, password=password, database="postgres"
+    )
+    try:
+        verifier: str = await connection.fetchval(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1", _USER
+        )
+    finally:
+        await connection.close()
+    return verifier
+
+
+# --- the failed login --------------------------------------------------------------------------
+
+
+async def failed_login_check(
+    api: httpx.AsyncClient, server: BenchServer, endpoint_url: str, proxy: Route
+) -> str:
+    """Suspends the endpoint, tries a wrong password through the proxy, and says whether
+    the endpoint stayed suspended (by the API's status and the compute's process)."""
+    (await api.post(f"{endpoint_url}/suspend")).raise_for_status()
+    started = time.perf_counter()
+    try:
+        connection = await asyncpg.connect(
+            host="127.0.0.1",
+            port=proxy.port,
+            user=_USER,
+            password="not-the-password",  # noqa: S106
+            database=proxy.database,
+            ssl=False,
+        )
+    except asyncpg.InvalidPasswordError:
+        answer = "28P01"
+    else:
+        await connection.close()
+        answer = "accepted (!)"
+    elapsed = time.perf_counter() - started
+    endpoint = (await api.get(endpoint_url)).json()
+    running = endpoint["id"] in await server.runtime.compute.running_endpoints()
+    stayed = endpoint["status"] == "suspended" and not running
+    return (
+        f"failed login to a suspended endpoint: {answer} in {elapsed * 1000:.0f} ms; "
+        f"status {endpoint['status']}, compute process {'running' if running else 'absent'} "
+        f"-> {'met' if stayed else 'NOT met'} (no wake-up)"
+    )
+
+
+# --- the table --------------------------------------------------------------------------------
+
+Key = tuple[str, str]
+"""(route label, sslmode)."""
+
+
+def _load_cells(outcome: Outcome) -> list[str]:
+    if isinstance(outcome, str):
+        return [outcome, ""]
+    return [f"{outcome.tps:.0f}", f"{outcome.p50 * 1000:.2f} / {outcome.p99 * 1000:.2f}"]
+
+
+def _rate_cell(rate: float | str) -> str:
+    return rate if isinstance(rate, str) else f"{rate:.0f}"
+
+
+def table(
+    routes: Sequence[Route],
+    clients: Sequence[int],
+    loads: dict[tuple[str, str, int], Outcome],
+    rates: dict[Key, float | str],
+) -> str:
+    header = ["path", "TLS"]
+    for count in clients:
+        header += [f"TPS c={count}", f"p50 / p99 ms c={count}"]
+    header.append("connects/s")
+    rows = [header]
+    for route in routes:
+        for sslmode in ("disable", "require"):
+            cells = _row_cells(route, sslmode, clients, loads, rates)
+            rows.append([*cells, *[""] * (len(header) - len(cells))])
+    return _render(rows)
+
+
+def _row_cells(
+    route: Route,
+    sslmode: str,
+    clients: Sequence[int],
+    loads: dict[tuple[str, str, int], Outcome],
+    rates: dict[Key, float | str],
+) -> list[str]:
+    cells = [route.label, "yes" if sslmode == "require" else "no"]
+    if route.unavailable is not None:
+        return [*cells, route.unavailable]
+    for count in clients:
+        cells += _load_cells(loads[route.label, sslmode, count])
+    return [*cells, _rate_cell(rates[route.label, sslmode])]
+
+
+def _render(rows: list[list[str]]) -> str:
+    """A Markdown table, columns padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+def targets(
+    direct: Route,
+    proxy: Route,
+    bouncer: Route,
+    clients: Sequence[int],
+    loads: dict[tuple[str, str, int], Outcome],
+    rates: dict[Key, float | str],
+) -> list[str]:
+    lines = []
+    proxy_rate, direct_rate = rates[proxy.label, "disable"], rates[direct.label, "disable"]
+    if isinstance(proxy_rate, float) and isinstance(direct_rate, float):
+        ratio = direct_rate / proxy_rate
+        lines.append(
+            f"target: connection setup through the proxy <= 1.5x direct (plaintext): "
+            f"{ratio:.2f}x ({proxy_rate:.0f} vs {direct_rate:.0f} connects/s) "
+            f"-> {'met' if ratio <= 1.5 else 'NOT met'}"
+        )
+    most = max(clients)
+    proxy_load = loads[proxy.label, "disable", most]
+    bouncer_load = loads.get((bouncer.label, "disable", most), bouncer.unavailable or "")
+    if isinstance(proxy_load, Load) and isinstance(bouncer_load, Load):
+        met = proxy_load.tps >= bouncer_load.tps
+        lines.append(
+            f"target: steady-state TPS through the proxy >= PgBouncer's ({most} clients, "
+            f"plaintext): {proxy_load.tps:.0f} vs {bouncer_load.tps:.0f} "
+            f"-> {'met' if met else 'NOT met'}"
+        )
+    return lines
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+async def measure(
+    client: Client, routes: Sequence[Route], clients: Sequence[int]
+) -> tuple[dict[tuple[str, str, int], Outcome], dict[Key, float | str]]:
+    loads: dict[tuple[str, str, int], Outcome] = {}
+    rates: dict[Key, float | str] = {}
+    for route in routes:
+        if route.unavailable is not None:
+            continue
+        for sslmode in ("disable", "require"):
+            for count in clients:
+                loads[route.label, sslmode, count] = await steady(client, route, count, sslmode)
+            rates[route.label, sslmode] = await connects_per_second(client, route, sslmode)
+            print(f"  measured {route.label}, sslmode={sslmode}", flush=True)
+    return loads, rates
+
+
+def pgbench_binary(server: BenchServer) -> tuple[Path, bool]:
+    """A pgbench whose libpq has TLS where one is installed (the wheel's has none)."""
+    installs = server.runtime.installs
+    with_ssl = [install for install in installs if install.ssl]
+    return (with_ssl or installs)[0].tool("pgbench"), bool(with_ssl)
+
+
+async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
     async with (
-        bench_server() as server,
+        bench_server(proxy_port=_free_port()) as server,
         httpx.AsyncClient(
             base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=600
-        ) as client,
+        ) as api,
     ):
-        project = (await client.post("/v1/projects", json={"name": "pgbench"})).json()
+        project = (await api.post("/v1/projects", json={"name": "pgbench"})).json()
         endpoint_url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
-        await client.patch(endpoint_url, json={"auto_suspend_seconds": 0})
-        installs = server.runtime.installs
-        with_ssl = [i for i in installs if i.ssl]  # the wheel's pgbench has no TLS
-        binary = str((with_ssl or installs)[0].tool("pgbench"))
-        password = project["pg_password"]
-        direct = ["-h", "127.0.0.1", "-p", str(project["pg_port"]), "-U", "cloud_admin"]
-        proxied = ["-h", "127.0.0.1", "-p", str(project["port"]), "-U", "cloud_admin"]
-        await pgbench(binary, ["-i", "-q", "-s", str(scale), *direct, "postgres"], password)
-        load = ["-S", "-c", str(clients), "-j", "2", "-T", str(seconds), "-n"]
-        results = {}
-        runs = [
-            ("direct", direct, "postgres", "disable"),
-            ("proxy", proxied, f"{project['endpoint_id']}.postgres", "disable"),
-        ]
-        if with_ssl:
-            runs.append(("proxy+TLS", proxied, f"{project['endpoint_id']}.postgres", "require"))
-        haproxy = await start_haproxy(project["pg_port"]) if shutil.which("haproxy") else None
-        if haproxy is not None:
-            reference = ["-h", "127.0.0.1", "-p", str(haproxy[1]), "-U", "cloud_admin"]
-            runs.append(("haproxy", reference, "postgres", "disable"))
-        for label, target, database, sslmode in runs:
-            os.environ["PGSSLMODE"] = sslmode
-            output = await pgbench(binary, [*load, *target, database], password)
-            match = _TPS.search(output)
-            assert match, output
-            results[label] = float(match.group(1))
-            print(f"{label:10} tps={results[label]:9.0f}", flush=True)
-        print(f"proxy/direct     = {results['proxy'] / results['direct']:.1%}")
-        if "proxy+TLS" in results:
-            print(f"proxy+TLS/direct = {results['proxy+TLS'] / results['direct']:.1%}")
-        if haproxy is not None:
-            print(f"haproxy/direct   = {results['haproxy'] / results['direct']:.1%} (reference)")
-            haproxy[0].terminate()
-            await haproxy[0].wait()
-        await client.delete(f"/v1/projects/{project['id']}")
+        await api.patch(endpoint_url, json={"auto_suspend_seconds": 0})
+        binary, binary_tls = pgbench_binary(server)
+        client = Client(binary, binary_tls, project["pg_password"], seconds, scale)
+        compute_port = project["pg_port"]
+        direct_args = ["-i", "-q", "-s", str(scale), "-h", "127.0.0.1", "-p", str(compute_port)]
+        await pgbench(binary, [*direct_args, "-U", _USER, "postgres"], client.password)
+        if not binary_tls:
+            print("pgbench's libpq has no TLS: TLS rows measured with asyncpg instead")
+        direct = Route("direct to the compute", compute_port, "postgres")
+        proxy = Route("Lampion proxy", project["port"], f"{project['endpoint_id']}.postgres")
+        pooled = await pooler_route(api, endpoint_url, project["port"])
+        verifier = await scram_verifier(compute_port, client.password)
+        async with (
+            pgbouncer(server, compute_port, verifier) as bouncer,
+            haproxy(compute_port) as tcp,
+        ):
+            routes = [direct, proxy, pooled, bouncer, tcp]
+            loads, rates = await measure(client, routes, clients)
+        print(f"pgbench -S, {seconds} s per cell, scale {scale}; connects/s: pgbench -S -C")
+        print(table(routes, clients, loads, rates))
+        for line in targets(direct, proxy, bouncer, clients, loads, rates):
+            print(line)
+        print(await failed_login_check(api, server, endpoint_url, proxy))
+        await api.delete(f"/v1/projects/{project['id']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=20, help="per measurement")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--scale", type=int, default=10, help="pgbench -i scale")
     args = parser.parse_args()
     uvloop.run(run(args.seconds, args.clients, args.scale))
 
