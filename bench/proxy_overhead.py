@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def _p50_p99(latencies: list[float]) -> tuple[float, float]:
 
 
 def _why(output: str) -> str:
-    if "does not support SSL" in output:
+    if "does not support SSL" in output or "rejected SSL upgrade" in output:
         return "n/a (server without TLS)"
     last = output.strip().splitlines()[-1] if output.strip() else "no output"
     return f"failed: {last[:60]}"
@@ -332,57 +332,71 @@ async def failed_login_check(
     return (
         f"failed login to a suspended endpoint: {answer} in {elapsed * 1000:.0f} ms; "
         f"status {endpoint['status']}, compute process {'running' if running else 'absent'} "
-        f"-> {'met' if stayed else 'NOT met'} (no wake-up)"
+        f"-> {_verdict(stayed)} (no wake-up)"
     )
 
 
-# --- the table --------------------------------------------------------------------------------
+# --- the results -----------------------------------------------------------------------------
 
-Key = tuple[str, str]
-"""(route label, sslmode)."""
-
-
-def _load_cells(outcome: Outcome) -> list[str]:
-    if isinstance(outcome, str):
-        return [outcome, ""]
-    return [f"{outcome.tps:.0f}", f"{outcome.p50 * 1000:.2f} / {outcome.p99 * 1000:.2f}"]
+SSLMODES = ("disable", "require")
 
 
-def _rate_cell(rate: float | str) -> str:
-    return rate if isinstance(rate, str) else f"{rate:.0f}"
+@dataclass
+class Results:
+    """Every measurement of a run, by route label and sslmode (and client count)."""
+
+    clients: Sequence[int]
+    loads: dict[tuple[str, str, int], Outcome] = field(default_factory=dict)
+    rates: dict[tuple[str, str], float | str] = field(default_factory=dict)
+
+    def load(self, route: Route, sslmode: str, clients: int) -> Outcome:
+        return route.unavailable or self.loads[route.label, sslmode, clients]
+
+    def rate(self, route: Route, sslmode: str) -> float | str:
+        return route.unavailable or self.rates[route.label, sslmode]
 
 
-def table(
-    routes: Sequence[Route],
-    clients: Sequence[int],
-    loads: dict[tuple[str, str, int], Outcome],
-    rates: dict[Key, float | str],
-) -> str:
+async def measure(client: Client, routes: Sequence[Route], clients: Sequence[int]) -> Results:
+    results = Results(clients)
+    for route in routes:
+        if route.unavailable is not None:
+            continue
+        for sslmode in SSLMODES:
+            for count in clients:
+                outcome = await steady(client, route, count, sslmode)
+                results.loads[route.label, sslmode, count] = outcome
+            results.rates[route.label, sslmode] = await connects_per_second(client, route, sslmode)
+            print(f"  measured {route.label}, sslmode={sslmode}", flush=True)
+    return results
+
+
+def table(routes: Sequence[Route], results: Results, tls_label: str) -> str:
+    """One Markdown table; ``tls_label`` marks the TLS rows (and what drove them)."""
     header = ["path", "TLS"]
-    for count in clients:
+    for count in results.clients:
         header += [f"TPS c={count}", f"p50 / p99 ms c={count}"]
     header.append("connects/s")
     rows = [header]
     for route in routes:
-        for sslmode in ("disable", "require"):
-            cells = _row_cells(route, sslmode, clients, loads, rates)
+        for sslmode in SSLMODES:
+            cells = [route.label, tls_label if sslmode == "require" else "no"]
+            cells += _measured_cells(route, sslmode, results)
             rows.append([*cells, *[""] * (len(header) - len(cells))])
     return _render(rows)
 
 
-def _row_cells(
-    route: Route,
-    sslmode: str,
-    clients: Sequence[int],
-    loads: dict[tuple[str, str, int], Outcome],
-    rates: dict[Key, float | str],
-) -> list[str]:
-    cells = [route.label, "yes" if sslmode == "require" else "no"]
+def _measured_cells(route: Route, sslmode: str, results: Results) -> list[str]:
     if route.unavailable is not None:
-        return [*cells, route.unavailable]
-    for count in clients:
-        cells += _load_cells(loads[route.label, sslmode, count])
-    return [*cells, _rate_cell(rates[route.label, sslmode])]
+        return [route.unavailable]
+    cells = []
+    for count in results.clients:
+        outcome = results.load(route, sslmode, count)
+        if isinstance(outcome, str):
+            cells += [outcome, ""]
+        else:
+            cells += [f"{outcome.tps:.0f}", f"{outcome.p50 * 1000:.2f} / {outcome.p99 * 1000:.2f}"]
+    rate = results.rate(route, sslmode)
+    return [*cells, rate if isinstance(rate, str) else f"{rate:.0f}"]
 
 
 def _render(rows: list[list[str]]) -> str:
@@ -396,53 +410,34 @@ def _render(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def targets(
-    direct: Route,
-    proxy: Route,
-    bouncer: Route,
-    clients: Sequence[int],
-    loads: dict[tuple[str, str, int], Outcome],
-    rates: dict[Key, float | str],
-) -> list[str]:
-    lines = []
-    proxy_rate, direct_rate = rates[proxy.label, "disable"], rates[direct.label, "disable"]
-    if isinstance(proxy_rate, float) and isinstance(direct_rate, float):
-        ratio = direct_rate / proxy_rate
-        lines.append(
-            f"target: connection setup through the proxy <= 1.5x direct (plaintext): "
-            f"{ratio:.2f}x ({proxy_rate:.0f} vs {direct_rate:.0f} connects/s) "
-            f"-> {'met' if ratio <= 1.5 else 'NOT met'}"
-        )
-    most = max(clients)
-    proxy_load = loads[proxy.label, "disable", most]
-    bouncer_load = loads.get((bouncer.label, "disable", most), bouncer.unavailable or "")
-    if isinstance(proxy_load, Load) and isinstance(bouncer_load, Load):
-        met = proxy_load.tps >= bouncer_load.tps
-        lines.append(
-            f"target: steady-state TPS through the proxy >= PgBouncer's ({most} clients, "
-            f"plaintext): {proxy_load.tps:.0f} vs {bouncer_load.tps:.0f} "
-            f"-> {'met' if met else 'NOT met'}"
-        )
-    return lines
+def setup_target(direct: Route, proxy: Route, results: Results) -> str:
+    claim = "target: connection setup through the proxy <= 1.5x direct (plaintext)"
+    proxied, straight = results.rate(proxy, "disable"), results.rate(direct, "disable")
+    if isinstance(proxied, str) or isinstance(straight, str):
+        return f"{claim}: not judged ({proxied if isinstance(proxied, str) else straight})"
+    ratio = straight / proxied
+    return (
+        f"{claim}: {ratio:.2f}x ({proxied:.0f} vs {straight:.0f} connects/s) "
+        f"-> {_verdict(ratio <= 1.5)}"
+    )
+
+
+def tps_target(proxy: Route, reference: Route, results: Results) -> str:
+    most = max(results.clients)
+    claim = f"target: steady-state TPS through the proxy >= PgBouncer's (c={most}, plaintext)"
+    proxied, pooled = results.load(proxy, "disable", most), results.load(reference, "disable", most)
+    if isinstance(proxied, str) or isinstance(pooled, str):
+        return f"{claim}: not judged ({proxied if isinstance(proxied, str) else pooled})"
+    return (
+        f"{claim}: {proxied.tps:.0f} vs {pooled.tps:.0f} -> {_verdict(proxied.tps >= pooled.tps)}"
+    )
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 # --- the run -----------------------------------------------------------------------------------
-
-
-async def measure(
-    client: Client, routes: Sequence[Route], clients: Sequence[int]
-) -> tuple[dict[tuple[str, str, int], Outcome], dict[Key, float | str]]:
-    loads: dict[tuple[str, str, int], Outcome] = {}
-    rates: dict[Key, float | str] = {}
-    for route in routes:
-        if route.unavailable is not None:
-            continue
-        for sslmode in ("disable", "require"):
-            for count in clients:
-                loads[route.label, sslmode, count] = await steady(client, route, count, sslmode)
-            rates[route.label, sslmode] = await connects_per_second(client, route, sslmode)
-            print(f"  measured {route.label}, sslmode={sslmode}", flush=True)
-    return loads, rates
 
 
 def pgbench_binary(server: BenchServer) -> tuple[Path, bool]:
@@ -452,6 +447,19 @@ def pgbench_binary(server: BenchServer) -> tuple[Path, bool]:
     return (with_ssl or installs)[0].tool("pgbench"), bool(with_ssl)
 
 
+async def bench_project(api: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
+    """A project whose compute never auto-suspends, and its endpoint's API path."""
+    project: dict[str, Any] = (await api.post("/v1/projects", json={"name": "pgbench"})).json()
+    endpoint_url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
+    (await api.patch(endpoint_url, json={"auto_suspend_seconds": 0})).raise_for_status()
+    return project, endpoint_url
+
+
+async def fill(client: Client, compute_port: int) -> None:
+    target = ["-h", "127.0.0.1", "-p", str(compute_port), "-U", _USER, "postgres"]
+    await pgbench(client.pgbench, ["-i", "-q", "-s", str(client.scale), *target], client.password)
+
+
 async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
     async with (
         bench_server(proxy_port=_free_port()) as server,
@@ -459,16 +467,11 @@ async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
             base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=600
         ) as api,
     ):
-        project = (await api.post("/v1/projects", json={"name": "pgbench"})).json()
-        endpoint_url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
-        await api.patch(endpoint_url, json={"auto_suspend_seconds": 0})
+        project, endpoint_url = await bench_project(api)
         binary, binary_tls = pgbench_binary(server)
         client = Client(binary, binary_tls, project["pg_password"], seconds, scale)
         compute_port = project["pg_port"]
-        direct_args = ["-i", "-q", "-s", str(scale), "-h", "127.0.0.1", "-p", str(compute_port)]
-        await pgbench(binary, [*direct_args, "-U", _USER, "postgres"], client.password)
-        if not binary_tls:
-            print("pgbench's libpq has no TLS: TLS rows measured with asyncpg instead")
+        await fill(client, compute_port)
         direct = Route("direct to the compute", compute_port, "postgres")
         proxy = Route("Lampion proxy", project["port"], f"{project['endpoint_id']}.postgres")
         pooled = await pooler_route(api, endpoint_url, project["port"])
@@ -478,11 +481,13 @@ async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
             haproxy(compute_port) as tcp,
         ):
             routes = [direct, proxy, pooled, bouncer, tcp]
-            loads, rates = await measure(client, routes, clients)
+            results = await measure(client, routes, clients)
         print(f"pgbench -S, {seconds} s per cell, scale {scale}; connects/s: pgbench -S -C")
-        print(table(routes, clients, loads, rates))
-        for line in targets(direct, proxy, bouncer, clients, loads, rates):
-            print(line)
+        if not binary_tls:
+            print("pgbench's libpq has no TLS: the TLS rows were driven by asyncpg instead")
+        print(table(routes, results, "yes" if binary_tls else "yes (asyncpg)"))
+        print(setup_target(direct, proxy, results))
+        print(tps_target(proxy, bouncer, results))
         print(await failed_login_check(api, server, endpoint_url, proxy))
         await api.delete(f"/v1/projects/{project['id']}")
 
