@@ -9,7 +9,9 @@ a wrong password through the proxy to a suspended endpoint, which must wake noth
 
 Targets (issue 16): connection setup through the proxy <= 1.5x direct; steady-state TPS through
 the proxy >= PgBouncer's; a failed login costs no compute wake-up.
-Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 1 8] [--scale 10]`.
+Run: `.venv/bin/python -m bench.proxy_overhead [--seconds 20] [--clients 1 8] [--scale 10]
+[--pg-version N]`; the compute is the newest PostgreSQL built with TLS unless ``--pg-version``
+says otherwise (the wheel's has no TLS: its direct and HAProxy TLS rows say "n/a").
 """
 
 from __future__ import annotations
@@ -447,9 +449,22 @@ def pgbench_binary(server: BenchServer) -> tuple[Path, bool]:
     return (with_ssl or installs)[0].tool("pgbench"), bool(with_ssl)
 
 
-async def bench_project(api: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
+def tls_capable_major(server: BenchServer) -> int | None:
+    """The newest PostgreSQL major built with TLS (its computes answer direct TLS), if any."""
+    majors = [install.major for install in server.runtime.installs if install.ssl]
+    return max(majors, default=None)
+
+
+async def bench_project(
+    api: httpx.AsyncClient, pg_version: int | None
+) -> tuple[dict[str, Any], str]:
     """A project whose compute never auto-suspends, and its endpoint's API path."""
-    project: dict[str, Any] = (await api.post("/v1/projects", json={"name": "pgbench"})).json()
+    body: dict[str, Any] = {"name": "pgbench"}
+    if pg_version is not None:
+        body["pg_version"] = pg_version
+    response = await api.post("/v1/projects", json=body)
+    response.raise_for_status()
+    project: dict[str, Any] = response.json()
     endpoint_url = f"/v1/projects/{project['id']}/endpoints/{project['endpoint_id']}"
     (await api.patch(endpoint_url, json={"auto_suspend_seconds": 0})).raise_for_status()
     return project, endpoint_url
@@ -460,14 +475,14 @@ async def fill(client: Client, compute_port: int) -> None:
     await pgbench(client.pgbench, ["-i", "-q", "-s", str(client.scale), *target], client.password)
 
 
-async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
+async def run(seconds: int, clients: Sequence[int], scale: int, pg_version: int | None) -> None:
     async with (
         bench_server(proxy_port=_free_port()) as server,
         httpx.AsyncClient(
             base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=600
         ) as api,
     ):
-        project, endpoint_url = await bench_project(api)
+        project, endpoint_url = await bench_project(api, pg_version or tls_capable_major(server))
         binary, binary_tls = pgbench_binary(server)
         client = Client(binary, binary_tls, project["pg_password"], seconds, scale)
         compute_port = project["pg_port"]
@@ -482,7 +497,10 @@ async def run(seconds: int, clients: Sequence[int], scale: int) -> None:
         ):
             routes = [direct, proxy, pooled, bouncer, tcp]
             results = await measure(client, routes, clients)
-        print(f"pgbench -S, {seconds} s per cell, scale {scale}; connects/s: pgbench -S -C")
+        print(
+            f"PostgreSQL {project['pg_version']}; pgbench -S, {seconds} s per cell, scale {scale}; "
+            "connects/s: pgbench -S -C"
+        )
         if not binary_tls:
             print("pgbench's libpq has no TLS: the TLS rows were driven by asyncpg instead")
         print(table(routes, results, "yes" if binary_tls else "yes (asyncpg)"))
@@ -497,8 +515,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="per measurement")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--scale", type=int, default=10, help="pgbench -i scale")
+    parser.add_argument(
+        "--pg-version", type=int, help="the compute's major (default: the newest with TLS)"
+    )
     args = parser.parse_args()
-    uvloop.run(run(args.seconds, args.clients, args.scale))
+    uvloop.run(run(args.seconds, args.clients, args.scale, args.pg_version))
 
 
 if __name__ == "__main__":
