@@ -29,6 +29,7 @@ from lampion.compute.base import (
 )
 from lampion.compute.layout import ComputeLayout, history_dir, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
+from lampion.compute.pooler_config import pooler_socket
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +119,9 @@ class DockerBackend:
 
     def admin_target(self, spec: ComputeSpec) -> AdminTarget:
         return self._layout.admin_target(spec)
+
+    def pooler_socket(self, endpoint_id: str, port: int) -> str:
+        return str(pooler_socket(self._layout.socket_dir(endpoint_id), port))
 
     @property
     def _host_network(self) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.compute.base import ComputeSpec
+from lampion.compute.pooler_config import pooler_endpoint_id
 from lampion.config import Settings
 from lampion.crypto import scram_sha256_verifier
 from lampion.errors import ServiceUnavailable
@@ -39,6 +40,7 @@ def spec_for(rt: Runtime, endpoint: Endpoint, pg_version: int) -> ComputeSpec:
         port=endpoint.port,
         install=rt.install_for(pg_version),
         compute_units=endpoint.compute_units,
+        pooler_mode=endpoint.pooler_mode if endpoint.pooler_enabled else None,
     )
 
 
@@ -131,7 +133,16 @@ def connection_info(settings: Settings, endpoint: Endpoint, password: str) -> Co
         host=settings.public_host,
         port=settings.proxy_port,
         pg_port=endpoint.port,
+        pooled_connection_string=pooled_connection_string(settings, endpoint, password),
     )
+
+
+def pooled_connection_string(settings: Settings, endpoint: Endpoint, password: str) -> str | None:
+    """Through the proxy to the compute's PgBouncer (``<endpoint_id>-pooler``); None when
+    the endpoint's pooler is disabled."""
+    if not endpoint.pooler_enabled:
+        return None
+    return connection_string(settings, pooler_endpoint_id(endpoint.id), password)
 
 
 def connection_string(
