@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import resource
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
+import psutil
 import pytest
 from fastapi import FastAPI
 
+from lampion.compute.pooler_config import pgbouncer_version
 from tests.support.apps import client_for
-from tests.support.pg import connect, fetchval
+from tests.support.pg import apsql, connect, direct_dsn, fetchval
 
 pytestmark = pytest.mark.compute
+
+CLIENTS = 2000
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +33,131 @@ async def pooled_project(app: FastAPI, admin_key: str) -> AsyncIterator[dict[str
         await client.delete(f"/v1/projects/{project['id']}")
 
 
-async def test_queries_through_the_pooler(pooled_project: dict[str, Any]) -> None:
+def _plain(dsn: str) -> str:
+    return dsn.replace("sslmode=require", "sslmode=disable")
+
+
+def _pgbouncers(endpoint_id: str) -> list[psutil.Process]:
+    return [
+        process
+        for process in psutil.process_iter(["name", "cmdline"])
+        if process.info["name"] == "pgbouncer"
+        and any(f"/{endpoint_id}/" in arg for arg in process.info["cmdline"] or [])
+    ]
+
+
+async def test_pooled_sessions_authenticate_with_the_endpoint_password(
+    pooled_project: dict[str, Any],
+) -> None:
     dsn = pooled_project["pooled_connection_string"]
-    assert f"{pooled_project['endpoint_id']}-pooler." in dsn
-    connection = await connect(dsn, statement_cache_size=0)
+    assert f"/{pooled_project['endpoint_id']}-pooler.postgres?" in dsn
+    assert len(_pgbouncers(pooled_project["endpoint_id"])) == 1
+    result = await apsql(dsn, "SELECT current_user || ' ' || (inet_client_addr() IS NULL)")
+    assert result.returncode == 0, result.stderr
+    # postgres sees PgBouncer's server connection, over the compute's unix socket
+    assert result.stdout.strip() == "cloud_admin true"
+    wrong = dsn.replace(pooled_project["pg_password"], "not-the-password")
+    # PgBouncer checks the SCRAM proof against the verifier from pg_authid (auth_query)
+    with pytest.raises(asyncpg.PostgresError, match="authentication failed"):
+        await connect(wrong, statement_cache_size=0)
+
+
+async def test_prepared_statements_in_transaction_mode(pooled_project: dict[str, Any]) -> None:
+    """As PgBouncer documents it: before 1.21, protocol-level named prepared statements
+    live on one server connection, so they work inside a transaction and are lost across
+    transactions once another client took that server connection; from 1.21 on
+    (max_prepared_statements) PgBouncer prepares them on each server connection itself."""
+    dsn = _plain(pooled_project["pooled_connection_string"])
+    first = await connect(dsn, statement_cache_size=0)
+    second = await connect(dsn, statement_cache_size=0)
     try:
-        assert await connection.fetchval("SELECT current_user") == "cloud_admin"
-        # a pooled session is PgBouncer's: postgres sees it come over the unix socket
-        assert await connection.fetchval("SELECT inet_client_addr()") is None
+        assert await first.fetchval("SELECT $1::int + 1", 41) == 42  # unnamed: always fine
+        async with first.transaction():
+            statement = await first.prepare("SELECT $1::int * 2", name="times_two")
+            assert await statement.fetchval(21) == 42
+        prepared = await first.prepare("SELECT $1::int - 1", name="minus_one")
+        server = await first.fetchval("SELECT pg_backend_pid()")  # the one it prepared on
+        async with second.transaction():
+            # PgBouncer hands out its most recently used server connection
+            assert await second.fetchval("SELECT pg_backend_pid()") == server
+            if pgbouncer_version() >= (1, 21):
+                assert await prepared.fetchval(43) == 42
+            else:
+                with pytest.raises(asyncpg.InvalidSQLStatementNameError):
+                    await prepared.fetchval(43)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_many_clients_queue_for_a_small_compute(pooled_project: dict[str, Any]) -> None:
+    """2,000 sessions at once against max_connections 100: all are answered (PgBouncer
+    queues them for its server connections); directly, most would be refused."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4 * CLIENTS + 1000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * CLIENTS + 1000), hard))
+    direct = direct_dsn(pooled_project["pg_password"], pooled_project["pg_port"])
+    assert int(await fetchval(direct, "SHOW max_connections")) == 100
+    dsn = _plain(pooled_project["pooled_connection_string"])
+    opening = asyncio.Semaphore(200)
+
+    async def open_one() -> asyncpg.Connection:
+        async with opening:
+            return await connect(dsn, statement_cache_size=0)
+
+    connections = await asyncio.gather(*(open_one() for _ in range(CLIENTS)))
+    try:
+        answers = await asyncio.gather(
+            *(c.fetchval("SELECT $1::int FROM pg_sleep(0.01)", i) for i, c in enumerate(connections))
+        )
+        assert answers == list(range(CLIENTS))
+        servers = await fetchval(
+            direct, "SELECT count(*) FROM pg_stat_activity WHERE client_addr IS NULL"
+        )
+        assert servers < 100
+    finally:
+        await asyncio.gather(*(c.close() for c in connections))
+
+
+async def test_session_mode_wake_and_disable(
+    api: httpx.AsyncClient, pooled_project: dict[str, Any]
+) -> None:
+    endpoint_id = pooled_project["endpoint_id"]
+    url = f"/v1/projects/{pooled_project['id']}/endpoints/{endpoint_id}"
+    dsn = _plain(pooled_project["pooled_connection_string"])
+
+    response = await api.patch(url, json={"pooler_mode": "session"})
+    assert response.status_code == 200, response.text
+    assert response.json()["pooler_mode"] == "session"
+    connection = await connect(dsn, statement_cache_size=0)
+    try:  # a session keeps its server connection: prepared statements outlive transactions
+        prepared = await connection.prepare("SELECT $1::int - 1", name="minus_one")
+        async with connection.transaction():
+            await connection.execute("SELECT 1")
+        assert await prepared.fetchval(43) == 42
     finally:
         await connection.close()
+
+    assert (await api.post(f"{url}/suspend")).status_code == 200
+    assert _pgbouncers(endpoint_id) == []
+    assert await fetchval(dsn, "SELECT 'woken through the pooler'") == "woken through the pooler"
+    assert (await api.get(url)).json()["status"] == "running"
+    assert len(_pgbouncers(endpoint_id)) == 1
+
+    response = await api.patch(url, json={"pooler_enabled": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["pooled_connection_string"] is None
+    assert _pgbouncers(endpoint_id) == []
+    with pytest.raises(asyncpg.PostgresError, match="connection pooling is disabled"):
+        await connect(dsn, statement_cache_size=0)
+    connection_info = await api.get(f"/v1/projects/{pooled_project['id']}/connection_info")
+    if connection_info.status_code == 200:
+        assert connection_info.json()["pooled_connection_string"] is None
+
+    response = await api.patch(url, json={"pooler_enabled": True, "pooler_mode": "transaction"})
+    assert response.status_code == 200, response.text
+    assert await fetchval(dsn, "SELECT 'pooled again'") == "pooled again"
+
+    bad = await api.patch(url, json={"pooler_mode": "statement"})
+    assert bad.status_code == 400
+    assert "pooler_mode" in bad.text
