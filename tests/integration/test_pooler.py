@@ -108,7 +108,10 @@ async def test_many_clients_queue_for_a_small_compute(pooled_project: dict[str, 
     connections = await asyncio.gather(*(open_one() for _ in range(CLIENTS)))
     try:
         answers = await asyncio.gather(
-            *(c.fetchval("SELECT $1::int FROM pg_sleep(0.01)", i) for i, c in enumerate(connections))
+            *(
+                c.fetchval("SELECT $1::int FROM pg_sleep(0.01)", i)
+                for i, c in enumerate(connections)
+            )
         )
         assert answers == list(range(CLIENTS))
         servers = await fetchval(

@@ -13,6 +13,7 @@ import contextlib
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -42,7 +43,10 @@ def files_of(layout: ComputeLayout, endpoint_id: str) -> PoolerFiles:
     return PoolerFiles(layout.compute_dir(endpoint_id) / "pooler")
 
 
-class ProcessPooler:
+class Pooler:
+    """What both backends share: the pooler's files, and bringing it in line with a spec.
+    Subclasses say how PgBouncer is launched, found and ended."""
+
     def __init__(self, layout: ComputeLayout, user: OsUser):
         self._layout = layout
         self._user = user
@@ -52,34 +56,39 @@ class ProcessPooler:
 
     async def converge(self, spec: ComputeSpec) -> None:
         if spec.pooler_mode is None:
-            await self.stop(spec.endpoint_id)
+            await self.stop(spec.endpoint_id, spec.port)
             return
-        try:
-            await pg_pooler.install(self._layout.admin_target(spec))
-            await self._ensure_running(spec)
-        except (OSError, RuntimeError) as exc:  # asyncpg's errors are RuntimeErrors too
-            log.error("pooler.start_failed", endpoint_id=spec.endpoint_id, error=str(exc))
+        # PgBouncer needs the function only once a client logs in: do both at once
+        results = await asyncio.gather(
+            pg_pooler.install(self._layout.admin_target(spec)),
+            self._ensure_running(spec),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.error(
+                    "pooler.start_failed",
+                    endpoint_id=spec.endpoint_id,
+                    error_type=type(result).__name__,
+                    error=str(result),
+                )
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _ensure_running(self, spec: ComputeSpec) -> None:
         files = files_of(self._layout, spec.endpoint_id)
         config = render(spec, files, self._layout.socket_dir(spec.endpoint_id))
-        pid = self.pid(spec.endpoint_id)
-        if pid is not None and _read(files.config) == config:
+        running = await self.running(spec.endpoint_id, spec.port)
+        if running and _read(files.config) == config:
             return
-        if pid is not None:
-            await self.stop(spec.endpoint_id)
-        binary = pgbouncer_binary()
-        if binary is None:
-            raise RuntimeError("pgbouncer is not installed (apt-get install pgbouncer)")
+        if running:
+            await self.stop(spec.endpoint_id, spec.port)
         await asyncio.to_thread(self._write_files, files, config)
         socket = self.socket(spec.endpoint_id, spec.port)
         socket.unlink(missing_ok=True)
         files.pid.unlink(missing_ok=True)
-        child = await asyncio.to_thread(self._spawn, binary, files)
-        await _wait_listening(child, socket, files)
-        log.info(
-            "pooler.started", endpoint_id=spec.endpoint_id, pid=child.pid, mode=spec.pooler_mode
-        )
+        await self._launch(spec, files, socket)
+        log.info("pooler.started", endpoint_id=spec.endpoint_id, mode=spec.pooler_mode)
 
     def _write_files(self, files: PoolerFiles, config: str) -> None:
         self._user.make_private_dir(files.directory)
@@ -88,6 +97,36 @@ class ProcessPooler:
         self._user.chown(files.config)
         files.log.touch(mode=0o600)
         self._user.chown(files.log)
+
+    async def stop(self, endpoint_id: str, port: int | None = None) -> None:
+        """Immediate shutdown: its clients are disconnected."""
+        if await self.running(endpoint_id, port):
+            await self._terminate(endpoint_id, port)
+            log.info("pooler.stopped", endpoint_id=endpoint_id)
+
+    async def running(self, endpoint_id: str, port: int | None) -> bool:
+        raise NotImplementedError
+
+    async def _launch(self, spec: ComputeSpec, files: PoolerFiles, socket: Path) -> None:
+        raise NotImplementedError
+
+    async def _terminate(self, endpoint_id: str, port: int | None) -> None:
+        raise NotImplementedError
+
+
+class ProcessPooler(Pooler):
+    """PgBouncer as a process of the computes' OS user (in its own session, like the
+    postmaster), found again by its pid file."""
+
+    async def running(self, endpoint_id: str, port: int | None) -> bool:
+        return self.pid(endpoint_id) is not None
+
+    async def _launch(self, spec: ComputeSpec, files: PoolerFiles, socket: Path) -> None:
+        binary = pgbouncer_binary()
+        if binary is None:
+            raise RuntimeError("pgbouncer is not installed (apt-get install pgbouncer)")
+        child = await asyncio.to_thread(self._spawn, binary, files)
+        await _wait_listening(child, socket, files)
 
     def _spawn(self, binary: Path, files: PoolerFiles) -> subprocess.Popen[bytes]:
         with files.log.open("ab") as log_handle:
@@ -120,8 +159,7 @@ class ProcessPooler:
             return None
         return pid if str(files.config) in cmdline else None
 
-    async def stop(self, endpoint_id: str) -> None:
-        """Immediate shutdown (SIGTERM): its clients are disconnected."""
+    async def _terminate(self, endpoint_id: str, port: int | None) -> None:
         pid = self.pid(endpoint_id)
         if pid is None:
             return
@@ -131,7 +169,6 @@ class ProcessPooler:
             if not await _wait_gone(process, _STOP_TIMEOUT):
                 process.kill()
                 await _wait_gone(process, _STOP_TIMEOUT)
-        log.info("pooler.stopped", endpoint_id=endpoint_id, pid=pid)
 
 
 def _raise_open_files_limit() -> None:
@@ -142,18 +179,32 @@ def _raise_open_files_limit() -> None:
 
 
 async def _wait_listening(child: subprocess.Popen[bytes], socket: Path, files: PoolerFiles) -> None:
+    def exited() -> str | None:
+        code = child.poll()
+        return None if code is None else f"pgbouncer exited with code {code}"
+
+    await wait_listening(socket, files, exited)
+
+
+async def wait_listening(
+    socket: Path, files: PoolerFiles, exited: Callable[[], str | None]
+) -> None:
+    """Until PgBouncer's socket and pid file are there; RuntimeError when ``exited`` says
+    it ended (with the log's last line) or it took too long."""
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
-        if child.poll() is not None:
+        reason = exited()
+        if reason is not None:
             lines = read_lines(files.log)
-            raise RuntimeError(
-                f"pgbouncer exited with code {child.returncode}: "
-                + (lines[-1] if lines else "(no log)")
-            )
+            raise RuntimeError(f"{reason}: " + (lines[-1] if lines else "(no log)"))
         if socket.exists() and files.pid.exists():
             return
         await asyncio.sleep(0.01)
-    raise RuntimeError(f"pgbouncer did not listen within {_READY_TIMEOUT:.0f}s")
+    lines = read_lines(files.log)
+    raise RuntimeError(
+        f"pgbouncer did not listen within {_READY_TIMEOUT:.0f}s: "
+        + (lines[-1] if lines else "(no log)")
+    )
 
 
 async def _wait_gone(process: psutil.Process, timeout: float) -> bool:

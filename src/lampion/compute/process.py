@@ -126,7 +126,7 @@ class ProcessBackend:
         return lines[-1] if lines else "(no log)"
 
     async def stop(self, spec: ComputeSpec) -> None:
-        await self._pooler.stop(spec.endpoint_id)
+        await self._pooler.stop(spec.endpoint_id, spec.port)
         status = await self.status(spec)
         if status.running and status.pid:
             await self._terminate(status.pid, spec.endpoint_id)
