@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,6 +57,15 @@ async def test_pooled_sessions_authenticate_with_the_endpoint_password(
     assert result.returncode == 0, result.stderr
     # postgres sees PgBouncer's server connection, over the compute's unix socket
     assert result.stdout.strip() == "cloud_admin true"
+    connection = await connect(_plain(dsn), statement_cache_size=0)
+    try:  # asyncpg's CancelRequest goes through the proxy to PgBouncer's socket
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await connection.fetchval("SELECT pg_sleep(30)", timeout=0.5)
+        assert await connection.fetchval("SELECT 'usable'") == "usable"
+        assert time.monotonic() - started < 5
+    finally:
+        await connection.close()
     wrong = dsn.replace(pooled_project["pg_password"], "not-the-password")
     # PgBouncer checks the SCRAM proof against the verifier from pg_authid (auth_query)
     with pytest.raises(asyncpg.PostgresError, match="authentication failed"):
@@ -145,6 +155,10 @@ async def test_session_mode_wake_and_disable(
     assert _pgbouncers(endpoint_id) == []
     assert await fetchval(dsn, "SELECT 'woken through the pooler'") == "woken through the pooler"
     assert (await api.get(url)).json()["status"] == "running"
+    (pgbouncer,) = _pgbouncers(endpoint_id)
+    pgbouncer.kill()  # a pooler that died is started again by the next pooled connection
+    pgbouncer.wait(5)
+    assert await fetchval(dsn, "SELECT 'pooler restarted'") == "pooler restarted"
     assert len(_pgbouncers(endpoint_id)) == 1
 
     response = await api.patch(url, json={"pooler_enabled": False})
@@ -153,9 +167,10 @@ async def test_session_mode_wake_and_disable(
     assert _pgbouncers(endpoint_id) == []
     with pytest.raises(asyncpg.PostgresError, match="connection pooling is disabled"):
         await connect(dsn, statement_cache_size=0)
-    connection_info = await api.get(f"/v1/projects/{pooled_project['id']}/connection_info")
-    if connection_info.status_code == 200:
-        assert connection_info.json()["pooled_connection_string"] is None
+    branch = await api.post(f"/v1/projects/{pooled_project['id']}/branches", json={"name": "b"})
+    assert branch.status_code == 201, branch.text
+    assert branch.json()["pooled_connection_string"] is None  # the parent's settings
+    await api.delete(f"/v1/projects/{pooled_project['id']}/branches/{branch.json()['id']}")
 
     response = await api.patch(url, json={"pooler_enabled": True, "pooler_mode": "transaction"})
     assert response.status_code == 200, response.text

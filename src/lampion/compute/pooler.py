@@ -55,13 +55,20 @@ class Pooler:
         return pooler_socket(self._layout.socket_dir(endpoint_id), port)
 
     async def converge(self, spec: ComputeSpec) -> None:
+        """Starts, restarts (its configuration changed, or it died) or stops the pooler;
+        a failure is logged, never raised: postgres serves direct connections anyway."""
         if spec.pooler_mode is None:
             await self.stop(spec.endpoint_id, spec.port)
+            return
+        files = files_of(self._layout, spec.endpoint_id)
+        config = render(spec, files, self._layout.socket_dir(spec.endpoint_id))
+        running = await self.running(spec.endpoint_id, spec.port)
+        if running and _read(files.config) == config:
             return
         # PgBouncer needs the function only once a client logs in: do both at once
         results = await asyncio.gather(
             pg_pooler.install(self._layout.admin_target(spec)),
-            self._ensure_running(spec),
+            self._restart(spec, files, config, running),
             return_exceptions=True,
         )
         for result in results:
@@ -75,12 +82,9 @@ class Pooler:
             elif isinstance(result, BaseException):
                 raise result
 
-    async def _ensure_running(self, spec: ComputeSpec) -> None:
-        files = files_of(self._layout, spec.endpoint_id)
-        config = render(spec, files, self._layout.socket_dir(spec.endpoint_id))
-        running = await self.running(spec.endpoint_id, spec.port)
-        if running and _read(files.config) == config:
-            return
+    async def _restart(
+        self, spec: ComputeSpec, files: PoolerFiles, config: str, running: bool
+    ) -> None:
         if running:
             await self.stop(spec.endpoint_id, spec.port)
         await asyncio.to_thread(self._write_files, files, config)

@@ -13,12 +13,15 @@ from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
 from lampion.runtime import Runtime
 
+_CANCEL_FORWARD_TIMEOUT = 5.0
+
 CancelTarget = tuple[str, int] | str
 """Where a cancel request goes: a TCP address, or a unix socket's path."""
 
 __all__ = [
     "POOLER_SUFFIX",
     "CancelTarget",
+    "PoolerUnavailable",
     "cancel_target",
     "check_enabled",
     "connect",
@@ -36,10 +39,22 @@ def check_enabled(endpoint_id: str, enabled: bool) -> None:
         )
 
 
+class PoolerUnavailable(ProtocolError, OSError):
+    """No PgBouncer listens: an OSError to the proxy (which wakes the compute and tries
+    once more), then the client's error."""
+
+
 async def connect(rt: Runtime, endpoint_id: str, port: int) -> Conn:
-    """A connection to the endpoint's PgBouncer; OSError when none listens."""
+    """A connection to the endpoint's PgBouncer; PoolerUnavailable when none listens."""
     path = rt.compute.pooler_socket(endpoint_id, port)
-    _, upstream = await asyncio.get_running_loop().create_unix_connection(Conn, path)
+    try:
+        _, upstream = await asyncio.get_running_loop().create_unix_connection(Conn, path)
+    except OSError as exc:
+        raise PoolerUnavailable(
+            f'the connection pooler of endpoint "{endpoint_id}" is not running: connect '
+            f'without "{POOLER_SUFFIX}", or try again later',
+            "57P03",
+        ) from exc
     return upstream
 
 
@@ -52,11 +67,19 @@ def cancel_target(upstream: Conn) -> CancelTarget:
 
 
 async def send_cancel(target: CancelTarget, packet: bytes) -> None:
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, TimeoutError):
         if isinstance(target, str):
-            _, writer = await asyncio.open_unix_connection(target)
+            reader, writer = await asyncio.open_unix_connection(target)
         else:
-            _, writer = await asyncio.open_connection(*target)
-        writer.write(packet)
-        await writer.drain()
-        writer.close()
+            reader, writer = await asyncio.open_connection(*target)
+        try:
+            writer.write(packet)
+            await writer.drain()
+            if isinstance(target, str):
+                # PgBouncer before 1.19.1 exits (FATAL "bad client state: 0") when a cancel
+                # request's connection closes before it has forwarded the request: wait for
+                # it to close the connection itself.
+                async with asyncio.timeout(_CANCEL_FORWARD_TIMEOUT):
+                    await reader.read()
+        finally:
+            writer.close()

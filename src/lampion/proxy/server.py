@@ -152,9 +152,9 @@ class ProxyServer:
 
     async def _open_upstream(self, client: Conn, endpoint_id: str, to_pooler: bool) -> Conn:
         port, allowlist, running, pooler_enabled = await self._endpoint(endpoint_id)
+        _check_allowlist(client, endpoint_id, allowlist)
         if to_pooler:
             pooled.check_enabled(endpoint_id, pooler_enabled)
-        _check_allowlist(client, endpoint_id, allowlist)
         if not running:
             await self.wake(endpoint_id)
         try:

@@ -69,13 +69,16 @@ def new_endpoint(
     parent: Endpoint | None = None,
 ) -> Endpoint:
     """The row of a compute about to be provisioned. A branch's compute takes its parent's
-    size, auto-suspend and allowlist (the pg_hba.conf copied with the data has it)."""
+    size, auto-suspend, allowlist (the pg_hba.conf copied with the data has it) and pooler
+    settings."""
     inherited: dict[str, Any] = {}
     if parent is not None:
         inherited = {
             "compute_units": parent.compute_units,
             "auto_suspend_seconds": parent.auto_suspend_seconds,
             "allowlist": list(parent.allowlist),
+            "pooler_enabled": parent.pooler_enabled,
+            "pooler_mode": parent.pooler_mode,
         }
     return Endpoint(
         id=ids.endpoint_id(),

@@ -35,6 +35,8 @@ def endpoint_summary(endpoint: Endpoint) -> dict[str, object]:
         "status": endpoint.status,
         "compute_units": endpoint.compute_units,
         "auto_suspend_seconds": endpoint.auto_suspend_seconds,
+        "pooler_enabled": endpoint.pooler_enabled,
+        "pooler_mode": endpoint.pooler_mode,
     }
 
 
@@ -165,6 +167,7 @@ async def resume_by_id(rt: Runtime, endpoint_id: str) -> bool:
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
         if endpoint.status == EndpointStatus.RUNNING and (await rt.compute.status(spec)).running:
+            await rt.compute.start(spec)  # only starts its pooler again, if that died
             return False
         try:
             await rt.compute.start(spec)
