@@ -1,12 +1,15 @@
 """What a compute's PgBouncer needs inside postgres: a role to look up passwords with, and
-the one function it may call to do so.
+the one function that hands it a role's verifier.
 
 PgBouncer checks a client's SCRAM proof against the verifier ``auth_query`` returns, and
 logs in to postgres over the compute's private unix socket. ``lampion_pooler`` has no
-password, so it cannot log in over TCP (scram-sha-256 there); it may only execute
-``lampion.pooler_auth``, which runs as its owner (SECURITY DEFINER) and returns one role's
-verifier. PgBouncer 1.18 runs ``auth_query`` in the database a client asks for, so the
-function lives in every database (template1 included, so that new databases have it).
+password, so it cannot log in over TCP (scram-sha-256 there). ``lampion_pooler_auth`` runs
+as its owner (SECURITY DEFINER) and returns a login role's verifier only to a session of
+``lampion_pooler`` (``session_user``, which no one but a superuser can change). PgBouncer 1.18
+runs ``auth_query`` in the database a client asks for, so the function lives in every
+database (template1 included, so that new databases have it). It lives in ``pg_catalog``
+with its default privileges, so ``pg_dump`` leaves it out: a dump of a compute's database
+restores anywhere, a compute included.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from lampion.pg.connection import admin_connection
 
 POOLER_ROLE = "lampion_pooler"
 """(Spelled out in the SQL below.)"""
-AUTH_QUERY = "SELECT usename, passwd FROM lampion.pooler_auth($1)"
+AUTH_QUERY = "SELECT usename, passwd FROM pg_catalog.lampion_pooler_auth($1)"
 
 _CREATE_ROLE = """
 DO $$
@@ -31,23 +34,19 @@ $$
 """
 
 _CREATE_FUNCTION = """
-CREATE SCHEMA IF NOT EXISTS lampion;
-REVOKE ALL ON SCHEMA lampion FROM PUBLIC;
-GRANT USAGE ON SCHEMA lampion TO lampion_pooler;
-CREATE OR REPLACE FUNCTION lampion.pooler_auth(p_usename text)
+CREATE OR REPLACE FUNCTION pg_catalog.lampion_pooler_auth(p_usename text)
     RETURNS TABLE (usename name, passwd text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT rolname, rolpassword FROM pg_catalog.pg_authid
-    WHERE rolname = p_usename AND rolcanlogin AND rolname <> 'lampion_pooler'
+    WHERE session_user = 'lampion_pooler'
+      AND rolname = p_usename AND rolcanlogin AND rolname <> 'lampion_pooler'
       AND (rolvaliduntil IS NULL OR rolvaliduntil > now())
-$fn$;
-REVOKE ALL ON FUNCTION lampion.pooler_auth(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION lampion.pooler_auth(text) TO lampion_pooler;
+$fn$
 """
 
-_HAS_FUNCTION = "SELECT to_regprocedure('lampion.pooler_auth(text)') IS NOT NULL"
+_HAS_FUNCTION = "SELECT to_regprocedure('pg_catalog.lampion_pooler_auth(text)') IS NOT NULL"
 
 
 async def install(target: AdminTarget) -> None:
@@ -74,7 +73,5 @@ async def install(target: AdminTarget) -> None:
 
 
 async def _install_function(connection: asyncpg.Connection) -> None:
-    if await connection.fetchval(_HAS_FUNCTION):
-        return
-    async with connection.transaction():
+    if not await connection.fetchval(_HAS_FUNCTION):
         await connection.execute(_CREATE_FUNCTION)
