@@ -67,6 +67,14 @@ async def test_pooled_sessions_authenticate_with_the_endpoint_password(
     finally:
         await connection.close()
     wrong = dsn.replace(pooled_project["pg_password"], "not-the-password")
+    # the verifiers' function answers PgBouncer's role only, which cannot log in over TCP
+    direct = direct_dsn(pooled_project["pg_password"], pooled_project["pg_port"])
+    lookup = "SELECT count(*) FROM pg_catalog.lampion_pooler_auth('cloud_admin')"
+    assert await fetchval(direct, lookup) == 0
+    with pytest.raises(asyncpg.PostgresError, match="authentication failed"):
+        await connect(
+            direct.replace(f"cloud_admin:{pooled_project['pg_password']}", "lampion_pooler:x")
+        )
     # PgBouncer checks the SCRAM proof against the verifier from pg_authid (auth_query)
     with pytest.raises(asyncpg.PostgresError, match="authentication failed"):
         await connect(wrong, statement_cache_size=0)

@@ -61,7 +61,7 @@ def test_the_pooler_is_sized_from_compute_units_and_listens_only_on_its_socket()
     assert "listen_addr = \n" in config  # no TCP: the proxy comes over the unix socket
     assert "* = host=/s/ep-x port=55432 auth_user=lampion_pooler" in config
     assert "pool_mode = session" in config
-    assert "auth_query = SELECT usename, passwd FROM lampion.pooler_auth($1)" in config
+    assert "auth_query = SELECT usename, passwd FROM pg_catalog.lampion_pooler_auth($1)" in config
     assert pooler_socket(Path("/s/ep-x"), 55432) == Path("/s/ep-x/.s.PGSQL.6432")
     assert split_pooler_suffix("ep-x-pooler") == ("ep-x", True)
     assert split_pooler_suffix("ep-x") == ("ep-x", False)
