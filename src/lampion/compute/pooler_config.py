@@ -24,7 +24,8 @@ POOL_MODES = ("transaction", "session")
 MAX_CLIENT_CONNECTIONS = 10_000
 SERVER_IDLE_TIMEOUT_SECONDS = 30
 """Idle server connections close after this long, so that a pooler without clients leaves
-the compute idle for auto-suspend (which counts postgres's client sessions)."""
+the compute idle for auto-suspend (which counts postgres's client sessions; pooled clients
+count at the proxy, which relays them)."""
 _RESERVED_CONNECTIONS = 10
 """Connections PgBouncer leaves to the control plane and to direct clients."""
 
