@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from lampion.compute.pooler_config import pgbouncer_version
+from lampion.config import Settings
 from tests.support.apps import client_for
 from tests.support.pg import apsql, connect, direct_dsn, fetchval
 
@@ -48,15 +49,25 @@ def _pgbouncers(endpoint_id: str) -> list[psutil.Process]:
 
 
 async def test_pooled_sessions_authenticate_with_the_endpoint_password(
-    pooled_project: dict[str, Any],
+    pooled_project: dict[str, Any], settings: Settings
 ) -> None:
     dsn = pooled_project["pooled_connection_string"]
-    assert f"/{pooled_project['endpoint_id']}-pooler.postgres?" in dsn
+    pooler = f"{pooled_project['endpoint_id']}-pooler"
+    assert f"/{pooler}.postgres?" in dsn
     assert len(_pgbouncers(pooled_project["endpoint_id"])) == 1
-    result = await apsql(dsn, "SELECT current_user || ' ' || (inet_client_addr() IS NULL)")
-    assert result.returncode == 0, result.stderr
     # postgres sees PgBouncer's server connection, over the compute's unix socket
-    assert result.stdout.strip() == "cloud_admin true"
+    query = "SELECT current_user || ' ' || (inet_client_addr() IS NULL)"
+    common = (
+        f"host=127.0.0.1 port={settings.proxy_port} user=cloud_admin "
+        f"password={pooled_project['pg_password']} dbname=postgres"
+    )
+    for conninfo in (
+        dsn,
+        f"{common} options=endpoint={pooler} sslmode=disable",
+        f"{common} host={pooler}.lampion.test hostaddr=127.0.0.1 sslmode=require",  # SNI
+    ):
+        result = await apsql(conninfo, query)
+        assert (result.stdout.strip(), result.returncode) == ("cloud_admin true", 0), result.stderr
     connection = await connect(_plain(dsn), statement_cache_size=0)
     try:  # asyncpg's CancelRequest goes through the proxy to PgBouncer's socket
         started = time.monotonic()
