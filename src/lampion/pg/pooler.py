@@ -5,7 +5,8 @@ PgBouncer checks a client's SCRAM proof against the verifier ``auth_query`` retu
 logs in to postgres over the compute's private unix socket. ``lampion_pooler`` has no
 password, so it cannot log in over TCP (scram-sha-256 there). ``lampion_pooler_auth`` runs
 as its owner (SECURITY DEFINER) and returns a login role's verifier only to a session of
-``lampion_pooler`` (``session_user``, which no one but a superuser can change). PgBouncer 1.18
+``lampion_pooler`` (``session_user``, which no one but a superuser can change) over the unix
+socket (so even a password someone gave the role would not do over TCP). PgBouncer 1.18
 runs ``auth_query`` in the database a client asks for, so the function lives in every
 database (template1 included, so that new databases have it). It lives in ``pg_catalog``
 with its default privileges, so ``pg_dump`` leaves it out: a dump of a compute's database
@@ -40,7 +41,7 @@ CREATE OR REPLACE FUNCTION pg_catalog.lampion_pooler_auth(p_usename text)
     SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT rolname, rolpassword FROM pg_catalog.pg_authid
-    WHERE session_user = 'lampion_pooler'
+    WHERE session_user = 'lampion_pooler' AND pg_catalog.inet_client_addr() IS NULL
       AND rolname = p_usename AND rolcanlogin AND rolname <> 'lampion_pooler'
       AND (rolvaliduntil IS NULL OR rolvaliduntil > now())
 $fn$
