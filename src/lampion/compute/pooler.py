@@ -13,7 +13,7 @@ import contextlib
 import resource
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psutil
@@ -183,7 +183,7 @@ def _raise_open_files_limit() -> None:
 
 
 async def _wait_listening(child: subprocess.Popen[bytes], socket: Path, files: PoolerFiles) -> None:
-    def exited() -> str | None:
+    async def exited() -> str | None:
         code = child.poll()
         return None if code is None else f"pgbouncer exited with code {code}"
 
@@ -191,13 +191,13 @@ async def _wait_listening(child: subprocess.Popen[bytes], socket: Path, files: P
 
 
 async def wait_listening(
-    socket: Path, files: PoolerFiles, exited: Callable[[], str | None]
+    socket: Path, files: PoolerFiles, exited: Callable[[], Awaitable[str | None]]
 ) -> None:
     """Until PgBouncer's socket and pid file are there; RuntimeError when ``exited`` says
     it ended (with the log's last line) or it took too long."""
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
-        reason = exited()
+        reason = await exited()
         if reason is not None:
             lines = read_lines(files.log)
             raise RuntimeError(f"{reason}: " + (lines[-1] if lines else "(no log)"))

@@ -53,8 +53,11 @@ class DockerPooler(Pooler):
         )
         await execution.start(detach=True)
 
-        def exited() -> str | None:
-            return None  # the log says why, once the wait gives up
+        async def exited() -> str | None:
+            state = await execution.inspect()
+            if state.get("Running") or state.get("ExitCode") is None:
+                return None
+            return f"pgbouncer exited in the container with code {state['ExitCode']}"
 
         await wait_listening(socket, files, exited)
 
