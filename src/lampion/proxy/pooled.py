@@ -12,6 +12,7 @@ from lampion.compute.pooler_config import POOLER_SUFFIX, split_pooler_suffix
 from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
 from lampion.runtime import Runtime
+from lampion.services import endpoints
 
 _CANCEL_FORWARD_TIMEOUT = 5.0
 
@@ -45,10 +46,17 @@ class PoolerUnavailable(ProtocolError, OSError):
 
 
 async def connect(rt: Runtime, endpoint_id: str, port: int) -> Conn:
-    """A connection to the endpoint's PgBouncer; PoolerUnavailable when none listens."""
+    """A connection to the endpoint's PgBouncer, started again first if it died on a
+    running compute; PoolerUnavailable when none listens."""
     path = rt.compute.pooler_socket(endpoint_id, port)
+    loop = asyncio.get_running_loop()
     try:
-        _, upstream = await asyncio.get_running_loop().create_unix_connection(Conn, path)
+        _, upstream = await loop.create_unix_connection(Conn, path)
+        return upstream
+    except OSError:
+        await endpoints.restart_dead_pooler(rt, endpoint_id)
+    try:
+        _, upstream = await loop.create_unix_connection(Conn, path)
     except OSError as exc:
         raise PoolerUnavailable(
             f'the connection pooler of endpoint "{endpoint_id}" is not running: connect '

@@ -167,7 +167,6 @@ async def resume_by_id(rt: Runtime, endpoint_id: str) -> bool:
             _check_settled(endpoint)
         spec = computes.spec_for(rt, endpoint, project.pg_version)
         if endpoint.status == EndpointStatus.RUNNING and (await rt.compute.status(spec)).running:
-            await rt.compute.start(spec)  # only starts its pooler again, if that died
             return False
         try:
             await rt.compute.start(spec)
@@ -241,6 +240,22 @@ async def _restart_resized(rt: Runtime, endpoint_id: str) -> None:
     async with rt.sessions() as session, session.begin():
         endpoint, project = await _load(session, endpoint_id)
         await intervals.open_interval(session, endpoint, project.org_id, utcnow())
+
+
+async def restart_dead_pooler(rt: Runtime, endpoint_id: str) -> None:
+    """Starts the pooler of a running compute again (it died); nothing when the compute is
+    not running, its pooler is disabled, or another operation holds the endpoint."""
+    try:
+        async with rt.locks.exclusive(endpoint_id, f"endpoint {endpoint_id}"):
+            async with rt.sessions() as session:
+                endpoint, project = await _load(session, endpoint_id)
+            if endpoint.status != EndpointStatus.RUNNING or not endpoint.pooler_enabled:
+                return
+            spec = computes.spec_for(rt, endpoint, project.pg_version)
+            if (await rt.compute.status(spec)).running:
+                await rt.compute.start(spec)
+    except Conflict:
+        return
 
 
 async def _reconfigure_pooler(rt: Runtime, endpoint_id: str) -> None:
