@@ -1,4 +1,5 @@
-# The compute image of the docker backend: the official PostgreSQL image, with pgvector.
+# The compute image of the docker backend: the official PostgreSQL image, with pgvector and
+# PgBouncer (each compute's pooler runs in its container, as /usr/sbin/pgbouncer).
 #
 #   docker build -f docker/compute.Dockerfile --build-arg PG_MAJOR=18 -t lampion/compute:18 .
 #
@@ -11,7 +12,7 @@ ARG PG_MAJOR=18
 FROM postgres:${PG_MAJOR}-bookworm
 ARG PG_MAJOR
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends "postgresql-${PG_MAJOR}-pgvector" \
+    && apt-get install -y --no-install-recommends "postgresql-${PG_MAJOR}-pgvector" pgbouncer \
     && rm -rf /var/lib/apt/lists/*
 LABEL org.lampion.pg_version="${PG_MAJOR}"
 CMD ["postgres", "--version"]

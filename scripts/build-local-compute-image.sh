@@ -45,9 +45,17 @@ ln -sf dash "$root/usr/bin/sh"
 # what the WAL archive and restore commands run (compute/layout.py)
 archive_tools=(/usr/bin/cp /usr/bin/mv /usr/bin/cmp /usr/bin/sync)
 copy "${archive_tools[@]}"
+# the compute's PgBouncer (compute/pooler_docker.py runs it in the container), when installed
+pooler_tools=()
+pgbouncer_version=none
+if [ -x /usr/sbin/pgbouncer ]; then
+    pooler_tools=(/usr/sbin/pgbouncer)
+    pgbouncer_version=$(/usr/sbin/pgbouncer --version | sed -n 's/^PgBouncer //p')
+    copy "${pooler_tools[@]}"
+fi
 
 # Every shared library the binaries and modules need, and the dynamic loader.
-find "$root$prefix" "$root/usr/bin/dash" "${archive_tools[@]/#/$root}" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
+find "$root$prefix" "$root/usr/bin/dash" "${archive_tools[@]/#/$root}" "${pooler_tools[@]/#/$root}" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
     sed -z "s|^$root||" |
     { xargs -0 -r ldd 2>/dev/null || true; } |  # (ldd fails on scripts: ignore)
     awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' |
@@ -67,7 +75,7 @@ tar -C "$root" -cf - . | docker import \
     --change "ENV PATH=$bin_dir:/usr/bin:/bin" \
     --change "ENV LC_ALL=C.UTF-8" \
     --change "USER $uid:$gid" \
-    --change "LABEL org.lampion.pg_version=$version org.lampion.pg_bin=$bin_dir org.lampion.image_format=2" \
+    --change "LABEL org.lampion.pg_version=$version org.lampion.pg_bin=$bin_dir org.lampion.image_format=2 org.lampion.pgbouncer=$pgbouncer_version" \
     --change 'CMD ["postgres", "--version"]' \
     - "$tag" >/dev/null
 echo "$tag (PostgreSQL $version from $bin_dir)"

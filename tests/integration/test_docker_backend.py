@@ -10,6 +10,7 @@ from typing import Any
 
 import aiodocker
 import httpx
+import psutil
 import pytest
 from fastapi import FastAPI
 
@@ -153,6 +154,19 @@ async def test_branch_suspend_resume_and_wake_on_connect(
     assert await fetchval(branch["connection_string"], "SELECT sum(x) FROM t") == 3
     (container,) = await containers_of(docker, branch["compute_id"])
     assert container["State"]["Running"]
+
+    # its PgBouncer runs in the container, and a pooled connection wakes it as well
+    await docker_client.post(f"{endpoint_url}/suspend")
+    pooled = branch["pooled_connection_string"].replace("sslmode=require", "sslmode=disable")
+    assert await fetchval(pooled, "SELECT sum(x) FROM t WHERE inet_client_addr() IS NULL") == 3
+    (container,) = await containers_of(docker, branch["compute_id"])
+    (pgbouncer,) = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "pgbouncer"
+        and f"/{branch['compute_id']}/" in " ".join(p.info["cmdline"])
+    ]
+    assert container["Id"] in Path(f"/proc/{pgbouncer.pid}/cgroup").read_text()
     await docker_client.delete(f"/v1/projects/{project['id']}")
 
 

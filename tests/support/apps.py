@@ -24,7 +24,8 @@ _database_names = itertools.count()
 def kill_computes_under(root: Path) -> None:
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if any(str(root) in arg for arg in cmdline) and "-D" in cmdline:
+        is_compute = "-D" in cmdline or Path(cmdline[0] if cmdline else "").name == "pgbouncer"
+        if any(str(root) in arg for arg in cmdline) and is_compute:
             with contextlib.suppress(psutil.Error):
                 process.kill()
 

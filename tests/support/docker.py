@@ -14,6 +14,8 @@ from lampion.compute.installations import PgInstall
 
 BUILD_SCRIPT = Path(__file__).parents[2] / "scripts" / "build-local-compute-image.sh"
 TEST_IMAGE = "lampion-test/compute:{pg_version}"
+PGBOUNCER = Path("/usr/sbin/pgbouncer")
+"""Put into the image (the computes' pooler) when installed here."""
 
 
 async def engine_or_skip() -> aiodocker.Docker:
@@ -53,6 +55,7 @@ async def ensure_image(docker: aiodocker.Docker, install: PgInstall, os_user: st
         labels.get("org.lampion.pg_bin") != str(install.bin_dir)
         or labels.get("org.lampion.pg_version") != install.version
         or labels.get("org.lampion.image_format") != IMAGE_FORMAT
+        or (labels.get("org.lampion.pgbouncer", "none") == "none" and PGBOUNCER.exists())
     ):
         subprocess.run(
             [str(BUILD_SCRIPT), str(install.bin_dir), tag, os_user],

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lampion.compute import hba
+from lampion.compute.base import ComputeSpec
 from lampion.compute.docker import _parse_stats
+from lampion.compute.installations import discover
+from lampion.compute.osuser import resolve
+from lampion.compute.pooler_config import (
+    PoolerFiles,
+    pool_sizes,
+    pooler_socket,
+    render,
+    split_pooler_suffix,
+)
 
 
 def test_hba_admits_the_proxy_by_address_or_on_the_compute_network() -> None:
@@ -31,3 +43,25 @@ def test_container_stats_leave_out_reclaimable_page_cache() -> None:
     }
     assert _parse_stats(cgroup_v2).memory_bytes == 40_000_000  # type: ignore[union-attr]
     assert _parse_stats({"cpu_stats": {}, "memory_stats": {}}) is None  # a stopped container
+
+
+def test_the_pooler_is_sized_from_compute_units_and_listens_only_on_its_socket() -> None:
+    small, large = pool_sizes(0.25), pool_sizes(4.0)
+    assert (small.max_db_connections, small.default_pool_size, small.max_client_conn) == (
+        15,
+        7,
+        1250,
+    )
+    assert (large.max_db_connections, large.default_pool_size) == (390, 195)
+    assert large.max_client_conn == 10_000  # the ceiling
+    spec = ComputeSpec(
+        "ep-x", Path("/d/ep-x"), 55432, discover(None, resolve(None))[0], pooler_mode="session"
+    )
+    config = render(spec, PoolerFiles(Path("/c/ep-x/pooler")), Path("/s/ep-x"))
+    assert "listen_addr = \n" in config  # no TCP: the proxy comes over the unix socket
+    assert "* = host=/s/ep-x port=55432 auth_user=lampion_pooler" in config
+    assert "pool_mode = session" in config
+    assert "auth_query = SELECT usename, passwd FROM pg_catalog.lampion_pooler_auth($1)" in config
+    assert pooler_socket(Path("/s/ep-x"), 55432) == Path("/s/ep-x/.s.PGSQL.6432")
+    assert split_pooler_suffix("ep-x-pooler") == ("ep-x", True)
+    assert split_pooler_suffix("ep-x") == ("ep-x", False)

@@ -16,6 +16,8 @@ class ComputeSpec:
     port: int
     install: PgInstall
     compute_units: float = 1.0
+    pooler_mode: str | None = None
+    """PgBouncer's pool mode (``transaction`` or ``session``); None: no pooler."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class ComputeBackend(Protocol):
 
     async def address(self, endpoint_id: str, port: int) -> tuple[str, int]:
         """Where the connection proxy reaches a running compute over TCP."""
+        ...
+
+    def pooler_socket(self, endpoint_id: str, port: int) -> str:
+        """The unix socket of a running compute's PgBouncer (the proxy's upstream for
+        ``<endpoint>-pooler``)."""
         ...
 
     async def running_endpoints(self) -> dict[str, int]:

@@ -29,6 +29,7 @@ from lampion.compute.base import (
 )
 from lampion.compute.layout import ComputeLayout, history_dir, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
+from lampion.compute.pooler_docker import DockerPooler
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,9 @@ class DockerBackend:
         self._addresses: dict[str, str] = {}
         self._docker: aiodocker.Docker
         self._cpus = 1
+        self._pooler = DockerPooler(
+            self._layout, user, lambda e: self._docker.containers.container(self.container_name(e))
+        )
 
     async def open(self, url: str | None, pg_versions: list[int]) -> None:
         """Connects to the Docker engine (``url``, else ``DOCKER_HOST``, else the local
@@ -119,6 +123,9 @@ class DockerBackend:
     def admin_target(self, spec: ComputeSpec) -> AdminTarget:
         return self._layout.admin_target(spec)
 
+    def pooler_socket(self, endpoint_id: str, port: int) -> str:
+        return str(self._pooler.socket(endpoint_id, port))
+
     @property
     def _host_network(self) -> bool:
         return self._network == "host"
@@ -138,7 +145,10 @@ class DockerBackend:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self, spec: ComputeSpec) -> None:
+        """Starts postgres, then its pooler in the same container; on a running compute,
+        brings the pooler in line with the spec."""
         if (await self.status(spec)).running:
+            await self._pooler.converge(spec)
             return
         await self._remove_container(spec.endpoint_id)  # a stopped or killed one
         self._layout.prepare(spec.endpoint_id, self._user)
@@ -162,6 +172,7 @@ class DockerBackend:
             container=container.id[:12],
             port=spec.port,
         )
+        await self._pooler.converge(spec)
 
     def _config(self, spec: ComputeSpec) -> dict[str, Any]:
         compute_dir = self._layout.compute_dir(spec.endpoint_id)

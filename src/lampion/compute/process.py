@@ -26,6 +26,7 @@ from lampion.compute.base import (
 )
 from lampion.compute.layout import ComputeLayout, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
+from lampion.compute.pooler import ProcessPooler
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ class ProcessBackend:
         self._listen_host = listen_host
         self._start_timeout = start_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._pooler = ProcessPooler(self._layout, user)
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -52,13 +54,19 @@ class ProcessBackend:
     async def address(self, endpoint_id: str, port: int) -> tuple[str, int]:
         return self._listen_host, port
 
+    def pooler_socket(self, endpoint_id: str, port: int) -> str:
+        return str(self._pooler.socket(endpoint_id, port))
+
     async def close(self) -> None:
         pass
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self, spec: ComputeSpec) -> None:
+        """Starts postgres, then its pooler; on a running compute, brings the pooler in
+        line with the spec."""
         if (await self.status(spec)).running:
+            await self._pooler.converge(spec)
             return
         await self._kill_orphans(spec)
         spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn, spec))
@@ -75,6 +83,7 @@ class ProcessBackend:
             await self._terminate(child.pid, spec.endpoint_id)
             raise
         log.info("compute.started", endpoint_id=spec.endpoint_id, pid=child.pid, port=spec.port)
+        await self._pooler.converge(spec)
 
     def _spawn(self, spec: ComputeSpec) -> subprocess.Popen[bytes]:
         """Forks the postmaster (in a thread: forking a large process takes a while)."""
@@ -117,6 +126,7 @@ class ProcessBackend:
         return lines[-1] if lines else "(no log)"
 
     async def stop(self, spec: ComputeSpec) -> None:
+        await self._pooler.stop(spec.endpoint_id, spec.port)
         status = await self.status(spec)
         if status.running and status.pid:
             await self._terminate(status.pid, spec.endpoint_id)
@@ -178,6 +188,7 @@ class ProcessBackend:
         await asyncio.to_thread(self._layout.remove, spec.endpoint_id)
 
     async def remove_orphan(self, endpoint_id: str) -> None:
+        await self._pooler.stop(endpoint_id)
         pid = (await self.running_endpoints()).get(endpoint_id)
         if pid is not None:
             await self._terminate(pid, endpoint_id)

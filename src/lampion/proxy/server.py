@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import select
 
 from lampion.errors import LampionError
-from lampion.proxy import authenticate, protocol, tls
+from lampion.proxy import authenticate, pooled, protocol, tls
 from lampion.proxy.connection import Conn
 from lampion.proxy.protocol import ProtocolError
 from lampion.proxy.routing import Route, route
@@ -43,7 +43,7 @@ class ProxyServer:
         self.auth = authenticate.Authenticator(rt)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self._cancel_keys: dict[tuple[int, bytes], tuple[str, int]] = {}
+        self._cancel_keys: dict[tuple[int, bytes], pooled.CancelTarget] = {}
         self._sockmap = SockMap.open() if settings.proxy_kernel_relay else None
         self.kernel_relayed = 0
         """Sessions whose bytes the kernel moved (see ``sockmap.py``)."""
@@ -84,9 +84,9 @@ class ProxyServer:
                 return
             startup, sni, encrypted = handshake
             target = route(startup, sni)
-            endpoint_id = target.endpoint_id
+            endpoint_id, to_pooler = pooled.split_pooler_suffix(target.endpoint_id)
             async with asyncio.timeout(_AUTH_TIMEOUT):
-                upstream = await self._login(client, target, encrypted)
+                upstream = await self._login(client, target, endpoint_id, to_pooler, encrypted)
                 if upstream is None:
                     return
                 self.meter.connected(endpoint_id)
@@ -143,33 +143,43 @@ class ProxyServer:
             raise ProtocolError("TLS is required: connect with sslmode=require", "28000")
         return protocol.parse_startup(packet), sni, encrypted
 
-    async def _login(self, client: Conn, target: Route, encrypted: bool) -> Conn | None:
-        """Authenticates the client (see ``authenticate.py``), then the upstream session."""
-        endpoint_id = target.endpoint_id
+    async def _login(
+        self, client: Conn, target: Route, endpoint_id: str, to_pooler: bool, encrypted: bool
+    ) -> Conn | None:
+        """Authenticates the client (see ``authenticate.py``), then the upstream session:
+        the compute's, or its pooler's (``to_pooler``)."""
         try:
-            port, allowlist, running = await self._endpoint(endpoint_id)
+            port, allowlist, running, pooler_enabled = await self._endpoint(endpoint_id)
         except UnknownEndpoint:
             unknown = authenticate.Target(endpoint_id, exists=False, running=False)
             return await self.auth.login(client, target.startup, unknown, encrypted, _nowhere)
         _check_allowlist(client, endpoint_id, allowlist)
+
+        async def upstream() -> Conn:
+            if to_pooler:  # after authentication: a stranger learns nothing of the endpoint
+                pooled.check_enabled(endpoint_id, pooler_enabled)
+            return await self._open_upstream(endpoint_id, port, running, to_pooler)
+
         return await self.auth.login(
             client,
             target.startup,
             authenticate.Target(endpoint_id, exists=True, running=running),
             encrypted,
-            lambda: self._open_upstream(endpoint_id, port, running),
+            upstream,
         )
 
-    async def _open_upstream(self, endpoint_id: str, port: int, running: bool) -> Conn:
+    async def _open_upstream(
+        self, endpoint_id: str, port: int, running: bool, to_pooler: bool
+    ) -> Conn:
         if not running:
             await self.wake(endpoint_id)
         try:
-            return await self._connect(endpoint_id, port)
+            return await self._connect(endpoint_id, port, to_pooler)
         except OSError:
             await self.wake(endpoint_id)  # it was stopped under us (e.g. auto-suspended)
-            return await self._connect(endpoint_id, port)
+            return await self._connect(endpoint_id, port, to_pooler)
 
-    async def _endpoint(self, endpoint_id: str) -> tuple[int, list[str], bool]:
+    async def _endpoint(self, endpoint_id: str) -> tuple[int, list[str], bool, bool]:
         async with self.rt.sessions() as session:
             row = (
                 await session.execute(
@@ -183,9 +193,12 @@ class ProxyServer:
         endpoint, project_state = row
         if project_state != ProjectState.ACTIVE or endpoint.status == EndpointStatus.PROVISIONING:
             raise ProtocolError(f'endpoint "{endpoint_id}" is not ready yet', "57P03")
-        return endpoint.port, list(endpoint.allowlist), endpoint.status == EndpointStatus.RUNNING
+        running = endpoint.status == EndpointStatus.RUNNING
+        return endpoint.port, list(endpoint.allowlist), running, endpoint.pooler_enabled
 
-    async def _connect(self, endpoint_id: str, port: int) -> Conn:
+    async def _connect(self, endpoint_id: str, port: int, to_pooler: bool = False) -> Conn:
+        if to_pooler:
+            return await pooled.connect(self.rt, endpoint_id, port)
         host, port = await self.rt.compute.address(endpoint_id, port)
         # on loopback, connections come from their own address, which the computes' pg_hba
         # trusts (the proxy checks the allowlist on the client's address itself)
@@ -216,7 +229,7 @@ class ProxyServer:
             client.write(header + body)
             if kind == protocol.BACKEND_KEY_DATA:
                 upstream.cancel_key = protocol.backend_key(body)
-                self._cancel_keys[upstream.cancel_key] = upstream.peer_address
+                self._cancel_keys[upstream.cancel_key] = pooled.cancel_target(upstream)
             elif kind == protocol.ERROR_RESPONSE:
                 return None
 
@@ -240,13 +253,8 @@ class ProxyServer:
 
     async def _forward_cancel(self, packet: bytes) -> None:
         target = self._cancel_keys.get(protocol.cancel_key(packet))
-        if target is None:
-            return
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection(*target)
-            writer.write(packet)
-            await writer.drain()
-            writer.close()
+        if target is not None:
+            await pooled.send_cancel(target, packet)
 
     def _forget_cancel_keys(self, upstream: Conn | None) -> None:
         if upstream is not None and upstream.cancel_key is not None:

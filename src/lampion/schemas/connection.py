@@ -21,3 +21,12 @@ class ConnectionInfo(ResponseModel):
     pg_port: int = Field(
         examples=[55436], description="The compute's own PostgreSQL port (direct connections)"
     )
+    pooled_connection_string: str | None = Field(
+        None,
+        examples=[
+            "postgresql://cloud_admin:YaQYfbg@db-test.lampion.cloud:5432/ep-abc-pooler.postgres"
+            "?sslmode=require"
+        ],
+        description="Through the connection proxy to the compute's PgBouncer; null when the "
+        "endpoint's pooler is disabled",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from lampion.compute.sizing import ALLOWED_COMPUTE_UNITS
@@ -10,6 +12,7 @@ from lampion.schemas.connection import ConnectionInfo
 from lampion.states import EndpointStatus
 
 AUTO_SUSPEND_MIN, AUTO_SUSPEND_MAX = 10, 604800
+PoolerMode = Literal["transaction", "session"]
 
 
 class Endpoint(ConnectionInfo):
@@ -21,6 +24,8 @@ class Endpoint(ConnectionInfo):
     compute_units: float = Field(examples=[1.0])
     last_active_at: Timestamp | None = None
     created_at: Timestamp
+    pooler_enabled: bool = Field(True, description="A PgBouncer runs with the compute")
+    pooler_mode: PoolerMode = Field("transaction", examples=["transaction"])
 
 
 class EndpointState(ResponseModel):
@@ -36,6 +41,12 @@ class EndpointUpdate(RequestModel):
     )
     compute_units: float | None = Field(
         None, examples=[1], description=f"One of {', '.join(map(str, ALLOWED_COMPUTE_UNITS))}"
+    )
+    pooler_enabled: bool | None = Field(
+        None, examples=[True], description="Run a PgBouncer with the compute (`<id>-pooler`)"
+    )
+    pooler_mode: PoolerMode | None = Field(
+        None, examples=["transaction"], description="PgBouncer's pool mode"
     )
 
     @field_validator("auto_suspend_seconds")

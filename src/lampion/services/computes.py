@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion import ids
 from lampion.compute.base import ComputeSpec
+from lampion.compute.pooler_config import pooler_endpoint_id
 from lampion.config import Settings
 from lampion.crypto import scram_sha256_verifier
 from lampion.errors import ServiceUnavailable
@@ -40,6 +41,7 @@ def spec_for(rt: Runtime, endpoint: Endpoint, pg_version: int) -> ComputeSpec:
         port=endpoint.port,
         install=rt.install_for(pg_version),
         compute_units=endpoint.compute_units,
+        pooler_mode=endpoint.pooler_mode if endpoint.pooler_enabled else None,
     )
 
 
@@ -68,13 +70,16 @@ def new_endpoint(
     parent: Endpoint | None = None,
 ) -> Endpoint:
     """The row of a compute about to be provisioned. A branch's compute takes its parent's
-    size, auto-suspend and allowlist (the pg_hba.conf copied with the data has it)."""
+    size, auto-suspend, allowlist (the pg_hba.conf copied with the data has it) and pooler
+    settings."""
     inherited: dict[str, Any] = {}
     if parent is not None:
         inherited = {
             "compute_units": parent.compute_units,
             "auto_suspend_seconds": parent.auto_suspend_seconds,
             "allowlist": list(parent.allowlist),
+            "pooler_enabled": parent.pooler_enabled,
+            "pooler_mode": parent.pooler_mode,
         }
     return Endpoint(
         id=ids.endpoint_id(),
@@ -139,7 +144,16 @@ def connection_info(settings: Settings, endpoint: Endpoint, password: str) -> Co
         host=settings.public_host,
         port=settings.proxy_port,
         pg_port=endpoint.port,
+        pooled_connection_string=pooled_connection_string(settings, endpoint, password),
     )
+
+
+def pooled_connection_string(settings: Settings, endpoint: Endpoint, password: str) -> str | None:
+    """Through the proxy to the compute's PgBouncer (``<endpoint_id>-pooler``); None when
+    the endpoint's pooler is disabled."""
+    if not endpoint.pooler_enabled:
+        return None
+    return connection_string(settings, pooler_endpoint_id(endpoint.id), password)
 
 
 def connection_string(

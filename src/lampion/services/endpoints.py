@@ -35,6 +35,8 @@ def endpoint_summary(endpoint: Endpoint) -> dict[str, object]:
         "status": endpoint.status,
         "compute_units": endpoint.compute_units,
         "auto_suspend_seconds": endpoint.auto_suspend_seconds,
+        "pooler_enabled": endpoint.pooler_enabled,
+        "pooler_mode": endpoint.pooler_mode,
     }
 
 
@@ -50,6 +52,8 @@ def view(rt: Runtime, endpoint: Endpoint, project: Project) -> EndpointOut:
         compute_units=endpoint.compute_units,
         last_active_at=endpoint.last_active_at,
         created_at=endpoint.created_at,
+        pooler_enabled=endpoint.pooler_enabled,
+        pooler_mode=endpoint.pooler_mode,
     )
 
 
@@ -206,6 +210,10 @@ async def update(
             endpoint, project = await _load(session, endpoint_id)
             _check_settled(endpoint)
         resize = "compute_units" in changes and changes["compute_units"] != endpoint.compute_units
+        repool = any(
+            field in changes and changes[field] != getattr(endpoint, field)
+            for field in ("pooler_enabled", "pooler_mode")
+        )
         async with rt.sessions() as session, session.begin():
             endpoint, project = await _load(session, endpoint_id)
             for field, value in changes.items():
@@ -215,6 +223,8 @@ async def update(
             )
         if resize and endpoint.status == EndpointStatus.RUNNING:
             await _restart_resized(rt, endpoint_id)
+        elif repool and endpoint.status == EndpointStatus.RUNNING:
+            await _reconfigure_pooler(rt, endpoint_id)
     return await get(rt, principal, project_id, endpoint_id)
 
 
@@ -232,6 +242,30 @@ async def _restart_resized(rt: Runtime, endpoint_id: str) -> None:
     async with rt.sessions() as session, session.begin():
         endpoint, project = await _load(session, endpoint_id)
         await intervals.open_interval(session, endpoint, project.org_id, utcnow())
+
+
+async def restart_dead_pooler(rt: Runtime, endpoint_id: str) -> None:
+    """Starts the pooler of a running compute again (it died); nothing when the compute is
+    not running, its pooler is disabled, or another operation holds the endpoint."""
+    try:
+        async with rt.locks.exclusive(endpoint_id, f"endpoint {endpoint_id}"):
+            async with rt.sessions() as session:
+                endpoint, project = await _load(session, endpoint_id)
+            if endpoint.status != EndpointStatus.RUNNING or not endpoint.pooler_enabled:
+                return
+            spec = computes.spec_for(rt, endpoint, project.pg_version)
+            if (await rt.compute.status(spec)).running:
+                await rt.compute.start(spec)
+    except Conflict:
+        return
+
+
+async def _reconfigure_pooler(rt: Runtime, endpoint_id: str) -> None:
+    """Starting a running compute again brings its pooler in line with the row (started,
+    restarted in its new mode, or stopped); postgres keeps running."""
+    async with rt.sessions() as session:
+        endpoint, project = await _load(session, endpoint_id)
+    await rt.compute.start(computes.spec_for(rt, endpoint, project.pg_version))
 
 
 async def get_allowlist(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -182,6 +183,10 @@ class Endpoint(Base):
     allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    pooler_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    pooler_mode: Mapped[str] = mapped_column(
+        String(16), default="transaction", server_default="transaction"
+    )
 
 
 class RunningInterval(Base):
