@@ -53,7 +53,7 @@ async def test_pooled_sessions_authenticate_with_the_endpoint_password(
 ) -> None:
     dsn = pooled_project["pooled_connection_string"]
     pooler = f"{pooled_project['endpoint_id']}-pooler"
-    assert f"/{pooler}.postgres?" in dsn
+    assert f"options=endpoint%3D{pooler}" in dsn
     assert len(_pgbouncers(pooled_project["endpoint_id"])) == 1
     # postgres sees PgBouncer's server connection, over the compute's unix socket
     query = "SELECT current_user || ' ' || (inet_client_addr() IS NULL)"
@@ -64,6 +64,7 @@ async def test_pooled_sessions_authenticate_with_the_endpoint_password(
     for conninfo in (
         dsn,
         f"{common} options=endpoint={pooler} sslmode=disable",
+        f"{common.replace('dbname=postgres', f'dbname={pooler}.postgres')} sslmode=disable",
         f"{common} host={pooler}.lampion.test hostaddr=127.0.0.1 sslmode=require",  # SNI
     ):
         result = await apsql(conninfo, query)
