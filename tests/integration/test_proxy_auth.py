@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -84,6 +85,11 @@ async def test_passwords_are_checked_before_anything_wakes(
     )
     assert bound.returncode == 0, bound.stderr
     assert bound.stdout.strip() == "bound-app"
+    async with await psycopg.AsyncConnection.connect(
+        _dsn(project) + "&channel_binding=require"
+    ) as bound_psycopg:  # libpq 18 (psycopg's own), not the system's psql
+        cursor = await bound_psycopg.execute("SELECT current_user")
+        assert await cursor.fetchone() == ("cloud_admin",)
     plain = await apsql(
         _dsn(project).replace("sslmode=require", "sslmode=disable") + "&channel_binding=disable",
         "SELECT current_user",
