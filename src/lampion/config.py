@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     history_retention: int = Field(86_400, ge=0)
     """Seconds of history a branch keeps (points it can be branched at); a project's
     ``history_retention_seconds`` overrides it, both capped by the plan."""
-    history_interval: float = Field(60.0, ge=0)
+    history_interval: float = Field(30.0, ge=0)
     """Seconds between the history worker's passes (snapshots when due, then pruning of what
     fell out of each branch's window); 0 switches the worker off."""
     snapshot_interval: int = Field(300, ge=0)
@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     snapshot_wal_bytes: int = Field(1024**3, ge=0)
     """A further base snapshot once this much WAL was written since the newest base (on any
     storage; what drives snapshots on ``copy``); 0 switches it off."""
+    reflink_snapshot_wal_bytes: int = Field(128 * 1024**2, ge=0)
+    """The same on ``reflink`` storage, where a snapshot costs metadata only: a lower
+    threshold keeps replay to any point short under heavy writes; 0 switches it off."""
 
     @field_validator(
         "regions", "webhook_allowed_cidrs", "webhook_retry_schedule", "cors_origins", mode="before"

@@ -257,13 +257,23 @@ def _due(rt: Runtime, newest: datetime, written: int) -> bool:
     settings = rt.settings
     if written <= 0:
         return False
-    if settings.snapshot_wal_bytes and written >= settings.snapshot_wal_bytes:
+    threshold = _wal_threshold(rt)
+    if threshold and written >= threshold:
         return True
     return (
         rt.storage.name == "reflink"
         and settings.snapshot_interval > 0
         and utcnow() - newest >= timedelta(seconds=settings.snapshot_interval)
     )
+
+
+def _wal_threshold(rt: Runtime) -> int:
+    """WAL bytes since the newest base that call for a snapshot (0: WAL never does)."""
+    settings = rt.settings
+    limits = [settings.snapshot_wal_bytes]
+    if rt.storage.name == "reflink":
+        limits.append(settings.reflink_snapshot_wal_bytes)
+    return min((limit for limit in limits if limit > 0), default=0)
 
 
 async def _consistent_point(target: AdminTarget) -> BaseMark:
