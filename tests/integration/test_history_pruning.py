@@ -6,6 +6,7 @@ Runs on the default filesystem (copy driver) and on XFS (reflink)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -171,3 +172,26 @@ async def test_a_snapshot_shortens_replay_and_pruning_keeps_exactly_the_window(
         assert [b.path.name for b in records.bases(main["id"])] == [snapshot.path.name]
     finally:
         await branching_client.delete(f"/v1/projects/{pid}")
+
+
+async def test_a_branch_made_before_history_existed_gets_a_first_base(
+    api: httpx.AsyncClient, api_project: dict[str, Any], runtime: Runtime
+) -> None:
+    """Its compute archives from its next start, and the history pass gives it a first
+    base: from then on it can be branched at a point."""
+    pid, branch_id = api_project["id"], api_project["branch_id"]
+    url = f"/v1/projects/{pid}/endpoints/{api_project['endpoint_id']}/suspend"
+    assert (await api.post(url)).status_code == 200
+    shutil.rmtree(history.of(runtime).dir(branch_id))  # as on a Lampion before history
+    branch_url = f"/v1/projects/{pid}/branches/{branch_id}"
+    assert (await api.get(branch_url)).json()["earliest_restore_time"] is None
+
+    assert (await _history_pass(runtime, pid)).snapshots == 1
+    assert (await api.get(branch_url)).json()["earliest_restore_time"] is not None
+    moment = await _moment(api_project["connection_string"], 1)  # wakes it: archiving again
+    response = await api.post(
+        f"/v1/projects/{pid}/branches",
+        json={"name": "after-upgrade", "parent_timestamp": moment["time"].isoformat()},
+    )
+    assert response.status_code == 201, response.text
+    assert await _ids(response.json()["connection_string"]) == [1]

@@ -151,7 +151,7 @@ class DockerBackend:
             await self._pooler.converge(spec)
             return
         await self._remove_container(spec.endpoint_id)  # a stopped or killed one
-        self._layout.prepare(spec.endpoint_id, self._user)
+        self._layout.prepare(spec, self._user)
         pid_file = spec.data_dir / "postmaster.pid"
         stale = _identity(pid_file)
         name = self.container_name(spec.endpoint_id)

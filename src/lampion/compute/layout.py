@@ -28,6 +28,16 @@ def wal_archive_dir(data_dir: Path) -> Path:
     return history_dir(data_dir) / "wal"
 
 
+def ensure_archive_dir(data_dir: Path, user: OsUser) -> None:
+    """The history dir and the archive dir the compute's ``archive_command`` writes into
+    (a branch made before history existed gets them at its next start)."""
+    root = history_dir(data_dir)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.parent.chmod(0o711)
+    user.make_private_dir(root)
+    user.make_private_dir(wal_archive_dir(data_dir))
+
+
 def archive_command(wal_dir: Path) -> str:
     """Copies ``%p`` into ``wal_dir`` as ``%f``: never over an existing file (the same
     content again succeeds, different content fails), through a temporary name, fsynced,
@@ -70,8 +80,11 @@ class ComputeLayout:
     def admin_target(self, spec: ComputeSpec) -> AdminTarget:
         return AdminTarget(host=str(self.socket_dir(spec.endpoint_id)), port=spec.port)
 
-    def prepare(self, endpoint_id: str, user: OsUser) -> None:
-        """The socket directory (private to the computes' user) and the log file."""
+    def prepare(self, spec: ComputeSpec, user: OsUser) -> None:
+        """The socket directory (private to the computes' user), the log file and the
+        archive dir."""
+        endpoint_id = spec.endpoint_id
+        ensure_archive_dir(spec.data_dir, user)
         socket_dir = self.socket_dir(endpoint_id)
         if not socket_dir.parent.exists():
             socket_dir.parent.mkdir(parents=True, mode=0o711)

@@ -88,7 +88,7 @@ class ProcessBackend:
     def _spawn(self, spec: ComputeSpec) -> subprocess.Popen[bytes]:
         """Forks the postmaster (in a thread: forking a large process takes a while)."""
         _reap_if_zombie_child(spec.data_dir / "postmaster.pid")
-        self._layout.prepare(spec.endpoint_id, self._user)
+        self._layout.prepare(spec, self._user)
         argv = [
             str(spec.install.tool("postgres")),
             *self._layout.server_args(spec, self._listen_host),

@@ -37,6 +37,13 @@ async def in_recovery(target: AdminTarget) -> bool:
     return recovering
 
 
+async def archiving(target: AdminTarget) -> bool:
+    """Whether the compute archives its WAL (one started before history existed does not)."""
+    async with admin_connection(target) as connection:
+        mode: str = await connection.fetchval("SELECT current_setting('archive_mode')")
+    return mode != "off"
+
+
 async def forget_recovery_settings(target: AdminTarget) -> None:
     """Removes a point-in-time start's settings from ``postgresql.auto.conf`` once it has
     promoted, so that they never mix with a later recovery's."""

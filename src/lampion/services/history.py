@@ -224,17 +224,22 @@ async def snapshot_if_due(rt: Runtime, branch_id: str, spec: ComputeSpec) -> boo
     (shared) only while it takes one: Conflict when another operation holds either."""
     history = of(rt)
     bases = history.bases(branch_id)
-    if history.mark(branch_id) is None or not bases:
-        return False
-    newest = bases[-1]
+    mark = history.mark(branch_id)
+    first = mark is None and not bases  # a branch made before history existed
+    if not first and (mark is None or not bases):
+        return False  # a history still being made (a point-in-time branch before its seal)
     running = (await rt.compute.status(spec)).running
     target = rt.compute.admin_target(spec)
-    if running:
-        written = recovery.lsn_value(await recovery.current_lsn(target)) - newest.lsn_value
-    else:
-        written = history.archived_end(branch_id) - newest.lsn_value
-    if not _due(rt, newest.time, written):
-        return False
+    if first and running and not await recovery.archiving(target):
+        return False  # its WAL from here would be missing: a base once it restarts or sleeps
+    if not first:
+        newest = bases[-1]
+        if running:
+            written = recovery.lsn_value(await recovery.current_lsn(target)) - newest.lsn_value
+        else:
+            written = history.archived_end(branch_id) - newest.lsn_value
+        if not _due(rt, newest.time, written):
+            return False
     data_dir = rt.storage.path(branch_id)
     async with (
         rt.locks.shared(branch_id, f"branch {branch_id}"),
@@ -249,7 +254,9 @@ async def snapshot_if_due(rt: Runtime, branch_id: str, spec: ComputeSpec) -> boo
             )
         else:
             base = await history.snapshot_stopped(branch_id, data_dir, utcnow())
-    log.info("history.snapshot", branch_id=branch_id, lsn=base.lsn, running=running)
+        if first:
+            await history.write_mark(branch_id, BaseMark(base.lsn, base.time))
+    log.info("history.snapshot", branch_id=branch_id, lsn=base.lsn, running=running, first=first)
     return True
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from lampion.compute.layout import history_dir, restore_command, wal_archive_dir
+from lampion.compute.layout import ensure_archive_dir, history_dir, restore_command, wal_archive_dir
 from lampion.compute.osuser import OsUser
 from lampion.storage import copier, wal
 from lampion.storage.base import REPLACED_SUFFIX, OnlineBackup, StorageError
@@ -170,11 +170,7 @@ class History:
         temporary.rename(base)
 
     def _prepare(self, branch_id: str) -> None:
-        root = self.dir(branch_id)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        root.parent.chmod(0o711)
-        self._user.make_private_dir(root)
-        self._user.make_private_dir(self.wal_dir(branch_id))
+        ensure_archive_dir(self._branches_dir / branch_id, self._user)
         self.snapshots_dir(branch_id).mkdir(mode=0o700, exist_ok=True)
 
     def mark(self, branch_id: str) -> BaseMark | None:
