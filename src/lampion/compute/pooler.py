@@ -20,6 +20,7 @@ import psutil
 import structlog
 
 from lampion.compute.base import ComputeSpec
+from lampion.compute.exits import wait_gone
 from lampion.compute.layout import ComputeLayout, read_lines
 from lampion.compute.osuser import OsUser
 from lampion.compute.pooler_config import (
@@ -170,9 +171,9 @@ class ProcessPooler(Pooler):
         with contextlib.suppress(psutil.NoSuchProcess):
             process = psutil.Process(pid)
             process.terminate()
-            if not await _wait_gone(process, _STOP_TIMEOUT):
+            if not await wait_gone(process, _STOP_TIMEOUT):
                 process.kill()
-                await _wait_gone(process, _STOP_TIMEOUT)
+                await wait_gone(process, _STOP_TIMEOUT)
 
 
 def _raise_open_files_limit() -> None:
@@ -209,20 +210,6 @@ async def wait_listening(
         f"pgbouncer did not listen within {_READY_TIMEOUT:.0f}s: "
         + (lines[-1] if lines else "(no log)")
     )
-
-
-async def _wait_gone(process: psutil.Process, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                with contextlib.suppress(ChildProcessError, psutil.Error):
-                    process.wait(timeout=0)
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 def _read(path: Path) -> str | None:

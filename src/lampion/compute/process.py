@@ -24,6 +24,7 @@ from lampion.compute.base import (
     ComputeStats,
     ComputeStatus,
 )
+from lampion.compute.exits import wait_gone
 from lampion.compute.layout import ComputeLayout, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
 from lampion.compute.pooler import ProcessPooler
@@ -142,12 +143,12 @@ class ProcessBackend:
         for sig, grace in ((signal.SIGINT, _STOP_TIMEOUT), (signal.SIGQUIT, 5.0)):
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(sig)
-            if await _wait_gone(process, grace):
+            if await wait_gone(process, grace):
                 self._reap(endpoint_id)
                 return
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-        await _wait_gone(process, 5.0)
+        await wait_gone(process, 5.0)
         self._reap(endpoint_id)
 
     async def _kill_orphans(self, spec: ComputeSpec) -> None:
@@ -162,7 +163,7 @@ class ProcessBackend:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
         for process in orphans:
-            await _wait_gone(process, 5.0)
+            await wait_gone(process, 5.0)
         if orphans:
             log.warning("compute.orphans_killed", endpoint_id=spec.endpoint_id, count=len(orphans))
 
@@ -283,17 +284,3 @@ def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
     return "-D" in cmdline and str(data_dir) in cmdline
-
-
-async def _wait_gone(process: psutil.Process, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                with contextlib.suppress(ChildProcessError, psutil.Error):
-                    process.wait(timeout=0)
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        await asyncio.sleep(0.02)
-    return False
