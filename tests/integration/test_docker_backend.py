@@ -3,6 +3,7 @@ container of an image built from this machine's PostgreSQL (no registry needed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,6 +69,26 @@ async def remove_containers_under(docker: aiodocker.Docker, data_dir: Path) -> N
         mounts = (await container.show())["Mounts"]
         if any(m["Source"].startswith(str(data_dir)) for m in mounts):
             await container.delete(force=True)
+
+
+@contextlib.asynccontextmanager
+async def client_of_an_app(
+    workdir: Path, templates_dir: Path, name: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of an app on the docker backend (data under ``data-<name>``, org
+    ``org-<name>``), its containers removed afterwards."""
+    engine = await engine_or_skip()
+    try:
+        user = resolve(None)
+        image = await ensure_image(engine, discover(None, user)[0], user.name)
+        settings = docker_settings(workdir / f"data-{name}", templates_dir, image)
+        async with running_app(settings) as app:
+            key = await make_key(app.state.runtime.sessions, f"org-{name}")
+            async with client_for(app, key) as client:
+                yield client
+        await remove_containers_under(engine, settings.data_dir)
+    finally:
+        await engine.close()
 
 
 @pytest.fixture(scope="module")

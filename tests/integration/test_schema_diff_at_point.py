@@ -13,18 +13,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from lampion.compute.installations import discover
 from lampion.compute.layout import wal_archive_dir
-from lampion.compute.osuser import resolve
 from lampion.runtime import Runtime
 from lampion.services import point_compute
 from lampion.services.point_compute import NAME_PREFIX, temporary_name
 from lampion.storage.history import RecoveryTarget
 from lampion.workers.reconciler import Reconciler
-from tests.integration.test_docker_backend import docker_settings, remove_containers_under
-from tests.support.apps import client_for, running_app
-from tests.support.docker import engine_or_skip, ensure_image
-from tests.support.orgs import make_key
+from tests.integration import test_docker_backend as docker_backend
 from tests.support.pg import connect
 from tests.support.waiting import reconcile
 
@@ -142,18 +137,8 @@ async def test_a_point_compute_left_by_a_dead_process_is_an_orphan_unless_in_use
 @pytest.fixture(scope="module")
 async def docker_client(workdir: Path, templates_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An app on the docker backend: a container sees only its own archive dir."""
-    engine = await engine_or_skip()
-    try:
-        user = resolve(None)
-        image = await ensure_image(engine, discover(None, user)[0], user.name)
-        settings = docker_settings(workdir / "data-docker-diff", templates_dir, image)
-        async with running_app(settings) as app:
-            key = await make_key(app.state.runtime.sessions, "org-docker-diff")
-            async with client_for(app, key) as client:
-                yield client
-        await remove_containers_under(engine, settings.data_dir)
-    finally:
-        await engine.close()
+    async with docker_backend.client_of_an_app(workdir, templates_dir, "docker-diff") as client:
+        yield client
 
 
 async def test_compare_at_a_point_on_the_docker_backend(docker_client: httpx.AsyncClient) -> None:

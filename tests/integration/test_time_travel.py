@@ -13,12 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from lampion.compute.installations import discover
-from lampion.compute.osuser import resolve
-from tests.integration.test_docker_backend import docker_settings, remove_containers_under
-from tests.support.apps import client_for, running_app
-from tests.support.docker import engine_or_skip, ensure_image
-from tests.support.orgs import make_key
+from tests.integration import test_docker_backend as docker_backend
 from tests.support.pg import connect
 
 pytestmark = pytest.mark.compute
@@ -152,18 +147,8 @@ async def test_points_outside_the_window_are_refused_with_the_window(
 @pytest.fixture(scope="module")
 async def docker_client(workdir: Path, templates_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An app on the docker backend: computes archive from inside their containers."""
-    engine = await engine_or_skip()
-    try:
-        user = resolve(None)
-        image = await ensure_image(engine, discover(None, user)[0], user.name)
-        settings = docker_settings(workdir / "data-docker-history", templates_dir, image)
-        async with running_app(settings) as app:
-            key = await make_key(app.state.runtime.sessions, "org-docker-history")
-            async with client_for(app, key) as client:
-                yield client
-        await remove_containers_under(engine, settings.data_dir)
-    finally:
-        await engine.close()
+    async with docker_backend.client_of_an_app(workdir, templates_dir, "docker-history") as client:
+        yield client
 
 
 async def test_a_branch_at_a_point_on_the_docker_backend(
