@@ -20,7 +20,6 @@ import psutil
 import structlog
 
 from lampion.compute.base import ComputeSpec
-from lampion.compute.exits import wait_gone
 from lampion.compute.layout import ComputeLayout, read_lines
 from lampion.compute.osuser import OsUser
 from lampion.compute.pooler_config import (
@@ -30,6 +29,7 @@ from lampion.compute.pooler_config import (
     pooler_socket,
     render,
 )
+from lampion.compute.processes import spawn_daemon, wait_gone
 from lampion.pg import pooler as pg_pooler
 
 log = structlog.get_logger(__name__)
@@ -134,19 +134,13 @@ class ProcessPooler(Pooler):
         await _wait_listening(child, socket, files)
 
     def _spawn(self, binary: Path, files: PoolerFiles) -> subprocess.Popen[bytes]:
-        with files.log.open("ab") as log_handle:
-            return subprocess.Popen(
-                [str(binary), str(files.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_handle,
-                stderr=subprocess.STDOUT,
-                cwd=files.directory,
-                start_new_session=True,
-                close_fds=True,
-                env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
-                preexec_fn=_raise_open_files_limit,
-                **self._user.popen_kwargs(),
-            )
+        return spawn_daemon(
+            [str(binary), str(files.config)],
+            files.log,
+            files.directory,
+            self._user,
+            preexec_fn=_raise_open_files_limit,
+        )
 
     def pid(self, endpoint_id: str) -> int | None:
         """The running PgBouncer of a compute (its pid file names a live pgbouncer of it)."""

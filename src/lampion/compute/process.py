@@ -24,10 +24,10 @@ from lampion.compute.base import (
     ComputeStats,
     ComputeStatus,
 )
-from lampion.compute.exits import wait_gone
 from lampion.compute.layout import ComputeLayout, postmaster_ready, read_lines
 from lampion.compute.osuser import OsUser
 from lampion.compute.pooler import ProcessPooler
+from lampion.compute.processes import spawn_daemon, wait_gone
 
 log = structlog.get_logger(__name__)
 
@@ -94,18 +94,7 @@ class ProcessBackend:
             str(spec.install.tool("postgres")),
             *self._layout.server_args(spec, self._listen_host),
         ]
-        with self.log_path(spec.endpoint_id).open("ab") as log_handle:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log_handle,
-                stderr=subprocess.STDOUT,
-                cwd=spec.data_dir,
-                start_new_session=True,
-                close_fds=True,
-                env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
-                **self._user.popen_kwargs(),
-            )
+        return spawn_daemon(argv, self.log_path(spec.endpoint_id), spec.data_dir, self._user)
 
     async def _wait_ready(self, spec: ComputeSpec, child: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self._start_timeout
