@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,18 +46,18 @@ def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def server(server_env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
-    log_path = workdir / "e2e-server.log"
-    with log_path.open("wb") as log_file:
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``lampion serve`` with ``env``, once its /readyz answers; terminated on leaving."""
+    with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [*LAMPION, "serve"], env=server_env, stdout=log_file, stderr=subprocess.STDOUT
+            [*LAMPION, "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
-    base = f"http://127.0.0.1:{server_env['LAMPION_API_PORT']}"
+    base = f"http://127.0.0.1:{env['LAMPION_API_PORT']}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, log_path.read_text()
+            assert process.poll() is None, log_path.read_text()[-3000:]
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
@@ -64,7 +65,16 @@ def server(server_env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Pat
                 pass
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.1)
-        yield base, log_path
+        yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
+    log_path = workdir / "e2e-server.log"
+    log_path.write_bytes(b"")  # this test's server only
+    with serving(server_env, log_path):
+        yield f"http://127.0.0.1:{server_env['LAMPION_API_PORT']}", log_path

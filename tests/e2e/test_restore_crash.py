@@ -8,44 +8,18 @@ import contextlib
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import LAMPION, new_key
+from tests.e2e.conftest import new_key, serving
 from tests.support.pg import psql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 
 SWAP_SUFFIXES = (".new", ".old")
-
-
-@contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [*LAMPION, "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{env['LAMPION_API_PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _leftovers(data_dir: Path) -> list[str]:
