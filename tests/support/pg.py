@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from typing import Any
 
 import asyncpg
+import pytest
 
 
 async def connect(connection_string: str, **kwargs: Any) -> asyncpg.Connection:
@@ -41,3 +43,13 @@ async def apsql(connection_string: str, command: str) -> subprocess.CompletedPro
 def direct_dsn(password: str, pg_port: int, database: str = "postgres") -> str:
     """Straight to the compute's own port, around the connection proxy."""
     return f"postgresql://cloud_admin:{password}@127.0.0.1:{pg_port}/{database}"
+
+
+async def assert_a_timed_out_query_is_cancelled(connection: asyncpg.Connection) -> None:
+    """asyncpg sends a CancelRequest when a query's timeout passes: the query ends at once
+    and the session stays usable."""
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await connection.fetchval("SELECT pg_sleep(30)", timeout=0.5)
+    assert await connection.fetchval("SELECT 'usable'") == "usable"
+    assert time.monotonic() - started < 5
