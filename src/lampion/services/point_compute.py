@@ -15,9 +15,6 @@ sees its own archive dir.
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
-import shutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +32,7 @@ from lampion.errors import LampionError, ServiceUnavailable
 from lampion.pg import recovery
 from lampion.runtime import Runtime
 from lampion.services import computes, history
-from lampion.storage.history import RecoveryTarget
+from lampion.storage.history import RecoveryTarget, link_archive
 
 log = structlog.get_logger(__name__)
 
@@ -87,20 +84,8 @@ async def _prepare(rt: Runtime, branch_id: str, data_dir: Path, point: RecoveryT
     if histories.wal_dir(wal_of) != wal_archive_dir(data_dir):
         raise RuntimeError("the history layout changed: the compute would not find its WAL")
     await asyncio.to_thread(_make_dirs, rt.user, data_dir)
-    await asyncio.to_thread(_link_segments, histories.wal_dir(branch_id), wal_archive_dir(data_dir))
+    await asyncio.to_thread(link_archive, histories.wal_dir(branch_id), wal_archive_dir(data_dir))
     await histories.recovering_copy(branch_id, data_dir, wal_of, point)
-
-
-def _link_segments(source: Path, target: Path) -> None:
-    for segment in source.iterdir():
-        if segment.name.startswith("."):
-            continue  # an archive copy in progress
-        try:
-            os.link(segment, target / segment.name)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                raise
-            shutil.copy2(segment, target / segment.name)
 
 
 def _fatal_line(rt: Runtime, name: str) -> str | None:

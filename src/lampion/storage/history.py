@@ -276,9 +276,7 @@ class History:
                 _link_tree(base.path, temporary)
                 temporary.rename(target)
             _link_or_copy(_meta_path(base.path), _meta_path(target))
-        wal_dir = self.wal_dir(branch_id)
-        for segment in _entries(self.wal_dir(source)):
-            _link_or_copy(segment, wal_dir / segment.name)
+        link_archive(self.wal_dir(source), self.wal_dir(branch_id))
 
     def _write_recovery(self, child_id: str, data_dir: Path, target: RecoveryTarget) -> None:
         settings = {
@@ -473,6 +471,13 @@ def _link_tree(source: Path, target: Path) -> None:
             shutil.copystat(here / name, dest / name)
         for name in files:
             _link_or_copy(here / name, dest / name)
+
+
+def link_archive(source: Path, target: Path) -> None:
+    """The archived WAL in ``source`` linked into ``target`` (copied across filesystems);
+    copies still in progress are left out and files already there kept."""
+    for segment in _entries(source):
+        _link_or_copy(segment, target / segment.name)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
