@@ -26,6 +26,7 @@ from lampion.api import (
 from lampion.api.idempotency import IdempotencyMiddleware
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
+from lampion.console import install as install_console
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.services import events, ratelimit
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
+    install_console(app)
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and headers on everything
     app.include_router(health.router)
     app.include_router(projects.router)

@@ -54,6 +54,8 @@ LAYERS: list[tuple[str, ...]] = [
         "lampion.app",
         "lampion.cli",
         "lampion.cli_client",
+        "lampion.console",
+        "lampion.mcp",
         "lampion.client",
         "lampion.__main__",
     ),

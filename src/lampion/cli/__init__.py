@@ -9,6 +9,7 @@ from lampion import __version__
 from lampion.cli import (
     branches,
     connection,
+    console,
     dump,
     endpoints,
     keys,
@@ -35,6 +36,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
+app.command("console-link")(console.console_link)
 app.command("connection-string")(connection.connection_string)
 app.command("sql")(sql.sql)
 app.command("dump")(dump.dump)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import httpx
+
 from lampion.client.binding import Async, Described, M, Resource, Run, Sync, operation, unrun
 from lampion.client.calls import Flow, segment
 from lampion.client.errors import NotFoundError
@@ -140,12 +142,17 @@ class Lampion(Client[Sync]):
 
 
 class AsyncLampion(Client[Async]):
-    """The asynchronous client: the same resources, awaited."""
+    """The asynchronous client: the same resources, awaited. ``transport`` reaches the API
+    another way than over the network (the console and the MCP server call the app they
+    run in through ``httpx.ASGITransport``)."""
 
     def __init__(
-        self, *, api_url: str | None = None, api_key: str | None = None, retries: int = 4
-    ) -> None:
-        self._transport = AsyncTransport(*settings(api_url, api_key), retries=retries)
+        self, *, api_url: str | None = None, api_key: str | None = None, retries: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        self._transport = AsyncTransport(
+            *settings(api_url, api_key), retries=retries, transport=transport
+        )
         super().__init__(AsyncRunner(self._transport))
 
     async def close(self) -> None:

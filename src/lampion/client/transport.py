@@ -93,9 +93,12 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    def __init__(self, url: str, key: str, retries: int = 4, timeout: float = 300):
+    def __init__(
+        self, url: str, key: str, retries: int = 4, timeout: float = 300,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):  # fmt: skip
         self.url, self.key, self.retries = url, key, retries
-        self.http = httpx.AsyncClient(base_url=url, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
 
     async def request(
         self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
