@@ -26,7 +26,8 @@ def test_sign_in_with_a_key_then_sign_out(
     sign_in(page, console_server.admin_key)
     expect(page.locator("header .org")).to_have_text("console-org")
     cookie = next(c for c in page.context.cookies() if c["name"] == "lampion_console")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
 
     page.click("text=Sign out")
     expect(page).to_have_url(f"{console_server.url}/console/sign-in")
@@ -72,6 +73,7 @@ def test_console_pages_carry_security_headers(console_server: ConsoleServer) -> 
     answer = httpx.get(f"{console_server.url}/console/sign-in")
     assert answer.status_code == 200
     policy = answer.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy
     assert "frame-ancestors 'none'" in policy
     assert answer.headers["x-frame-options"] == "DENY"
