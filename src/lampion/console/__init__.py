@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lampion.client import AuthenticationError, LampionAPIError
-from lampion.console.pages import projects, sign_in
+from lampion.console.pages import not_found, projects, sign_in
 from lampion.console.render import HERE, api_error, is_fragment, page
 from lampion.console.security import ConsoleHeadersMiddleware
 from lampion.console.viewer import CsrfRefused, SignInRequired
@@ -47,3 +47,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LampionAPIError, _api_error)
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
+    app.include_router(not_found.router, include_in_schema=False)  # after every page

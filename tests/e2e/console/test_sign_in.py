@@ -77,3 +77,10 @@ def test_console_pages_carry_security_headers(console_server: ConsoleServer) -> 
     assert "'unsafe-inline'" not in policy
     assert "frame-ancestors 'none'" in policy
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_an_unknown_console_page_says_so(page: Page) -> None:
+    answer = page.goto("/console/no-such-page")
+    assert answer is not None
+    assert answer.status == 404
+    expect(page.locator(".error-box")).to_contain_text("no such page")
