@@ -251,3 +251,31 @@ async def test_dump_restores_into_a_fresh_project(
         assert await fetchval(target["connection_string"], "SELECT x FROM other") == 7
     finally:
         await api.delete(f"/v1/projects/{target['id']}")
+
+
+async def test_query_statistics_on_an_installation_that_ships_them(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """pg_stat_statements is preloaded where the installation has it, so installing the
+    extension is all a user (or the MCP slow-queries tool) needs."""
+    shipping = [i for i in runtime.installs if i.has_library("pg_stat_statements")]
+    if not shipping:
+        pytest.skip("no PostgreSQL installation here ships pg_stat_statements")
+    created = await api.post(
+        "/v1/projects", json={"name": "query-stats", "pg_version": shipping[0].major}
+    )
+    assert created.status_code == 201, created.text
+    project = created.json()
+    try:
+        installed = await api.post(
+            f"{base(project)}/extensions", json={"name": "pg_stat_statements"}
+        )
+        assert installed.status_code == 201, installed.text
+        answer = await api.post(
+            f"{base(project)}/sql",
+            json={"query": "SELECT count(*) >= 0 AS ok FROM pg_stat_statements"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rows"] == [{"ok": True}]
+    finally:
+        await api.delete(f"/v1/projects/{project['id']}")

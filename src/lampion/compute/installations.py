@@ -30,6 +30,12 @@ class PgInstall:
     def tool(self, name: str) -> Path:
         return self.bin_dir / name
 
+    def has_library(self, name: str) -> bool:
+        """The installation ships the loadable module ``name`` (Debian's contrib does; the
+        wheel's builds carry fewer)."""
+        lib = self.bin_dir.parent / "lib"
+        return any((d / f"{name}.so").is_file() for d in (lib, lib / "postgresql"))
+
 
 class NoPostgresFound(RuntimeError):
     pass

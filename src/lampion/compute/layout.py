@@ -16,6 +16,7 @@ from lampion.compute.sizing import postgres_settings
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; ".s.PGSQL.NNNNN" is appended
 ARCHIVE_TIMEOUT_SECONDS = 60
 """The archive lags a busy-then-idle compute by at most this long."""
+QUERY_STATISTICS = "pg_stat_statements"
 
 
 def history_dir(data_dir: Path) -> Path:
@@ -110,6 +111,9 @@ class ComputeLayout:
             "archive_command": archive_command(wal_archive_dir(spec.data_dir)),
             **postgres_settings(spec.compute_units),
         }
+        if spec.install.has_library(QUERY_STATISTICS):
+            # query statistics for whoever runs CREATE EXTENSION pg_stat_statements
+            settings["shared_preload_libraries"] = QUERY_STATISTICS
         args = ["-D", str(spec.data_dir), "-p", str(spec.port)]
         for name, value in settings.items():
             args += ["-c", f"{name}={value}"]
