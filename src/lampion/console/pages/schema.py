@@ -30,14 +30,19 @@ class Browsed:
     tables: list[dict[str, Any]] = field(default_factory=list)
     table: dict[str, Any] | None = None
     problem: LampionAPIError | None = None
+    missing: list[str] = field(default_factory=list)
 
-
-def _pick(items: list[dict[str, Any]], wanted: str | None, preferred: str) -> str | None:
-    names = [str(item.get("name")) for item in items]
-    for name in (wanted, preferred):
-        if name in names:
-            return name
-    return names[0] if names else None
+    def pick(self, kind: str, items: list[dict[str, Any]], wanted: str | None,
+             preferred: str) -> str | None:  # fmt: skip
+        """The wanted level, else the preferred one, else the first; a wanted one that is
+        not there is named in ``missing``."""
+        names = [str(item.get("name")) for item in items]
+        if wanted is not None and wanted not in names:
+            self.missing.append(f"No {kind} {wanted!r}")
+        for name in (wanted, preferred):
+            if name in names:
+                return name
+        return names[0] if names else None
 
 
 def link(project_id: str, endpoint_id: str | None, **levels: str | None) -> str:
@@ -65,13 +70,13 @@ async def browse(
     listing = viewer.api.data.schema
     try:
         found.databases = (await listing(project_id, endpoint_id=endpoint_id)).items
-        found.database = _pick(found.databases, database, "postgres")
+        found.database = found.pick("database", found.databases, database, "postgres")
         if found.database is None:
             return found
         found.schemas = (
             await listing(project_id, database=found.database, endpoint_id=endpoint_id)
         ).items
-        found.schema = _pick(found.schemas, schema, "public")
+        found.schema = found.pick("schema", found.schemas, schema, "public")
         if found.schema is None:
             return found
         found.tables = (
