@@ -59,6 +59,10 @@
       button.addEventListener("click", function () {
         var area = editor.querySelector("[data-sql-query]");
         if (!area) return;
+        var database = editor.querySelector("select[name=database]");
+        if (database && entry.database && database.querySelector('option[value="' + CSS.escape(entry.database) + '"]')) {
+          database.value = entry.database;
+        }
         area.value = entry.query;
         area.focus();
       });
