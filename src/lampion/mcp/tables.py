@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from lampion.client import LampionAPIError
+from lampion.client import LampionAPIError, NotFoundError
 from lampion.mcp.errors import tool_error
 from lampion.mcp.params import BranchRef, Database, ProjectRef, SchemaName
 from lampion.mcp.toolbox import Effect, ToolSpec, lampion
@@ -55,6 +55,10 @@ FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 ORDER BY mean_exec_time DESC LIMIT $1
 """
+_NOT_AVAILABLE = (
+    "The PostgreSQL installation of this Lampion server's computes has no pg_stat_statements "
+    "extension, so slow queries cannot be listed here. Use explain_sql to study one statement."
+)
 _NOT_PRELOADED = (
     "pg_stat_statements is installed in this database, but Lampion's computes do not load "
     "it through shared_preload_libraries, so PostgreSQL records no statement statistics: "
@@ -131,9 +135,12 @@ async def list_slow_queries(
         project_id, endpoint_id = await api.endpoint_of(project, branch)
         installed = await api.extensions.list(project_id, endpoint_id, database=database)
         if not any(e.name == "pg_stat_statements" and e.installed for e in installed):
-            await api.extensions.install(
-                project_id, endpoint_id, "pg_stat_statements", database=database
-            )
+            try:
+                await api.extensions.install(
+                    project_id, endpoint_id, "pg_stat_statements", database=database
+                )
+            except NotFoundError as exc:
+                raise ToolError(f"{_NOT_AVAILABLE} ({tool_error(exc)})") from None
         try:
             answer = await api.data.sql(
                 project_id, endpoint_id, _SLOWEST, database=database, params=[limit]
