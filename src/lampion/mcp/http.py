@@ -6,6 +6,7 @@ a request, so any replica can serve any request."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -41,14 +42,32 @@ class McpEndpoint:
                 transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
             )  # fmt: skip
             managers[read_only] = server.session_manager
-        async with AsyncExitStack() as stack:
-            for manager in managers.values():
-                await stack.enter_async_context(manager.run())
-            self._managers = managers
-            try:
-                yield
-            finally:
-                self._managers = {}
+        # The SDK's managers hold task groups, which must be left in the task that entered
+        # them: one task of their own serves them, whichever tasks start and stop the app.
+        started, stopping = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
+            async with AsyncExitStack() as stack:
+                for manager in managers.values():
+                    await stack.enter_async_context(manager.run())
+                self._managers = managers
+                started.set()
+                try:
+                    await stopping.wait()
+                finally:
+                    self._managers = {}
+
+        serving = asyncio.create_task(serve(), name="mcp-session-managers")
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait([serving, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if serving.done():
+            serving.result()  # it failed to start: raise why
+        try:
+            yield
+        finally:
+            stopping.set()
+            await serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = scope["app"].state.runtime
