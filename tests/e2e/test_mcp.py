@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import httpx2
@@ -48,7 +48,7 @@ class McpServer:
     env: dict[str, str]
     key: str
     read_only_key: str
-    workdir: Path
+    errlog: TextIO
 
     def stdio(self, key: str, *args: str) -> Client:
         """`lampion mcp` spawned as an MCP client would, its stderr kept in a file."""
@@ -56,8 +56,7 @@ class McpServer:
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "lampion", "mcp", *args], env=env
         )
-        errlog = (self.workdir / "mcp-stdio.err").open("a")
-        return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120)
+        return Client(stdio_client(params, errlog=self.errlog), read_timeout_seconds=120)
 
     def http(self, key: str) -> Client:
         headers = {"Authorization": f"Bearer {key}"}
@@ -78,13 +77,14 @@ def mcp_server(workdir: Path, templates_dir: Path) -> Iterator[McpServer]:
         "LAMPION_PROXY_PORT": str(free_port()),
         "LAMPION_RATE_LIMIT_ENABLED": "false",
     }
-    with serving(env, workdir / "mcp-server.log"):
+    errlog_path = workdir / "mcp-stdio.err"
+    with serving(env, workdir / "mcp-server.log"), errlog_path.open("w+") as errlog:
         yield McpServer(
             url=f"http://127.0.0.1:{env['LAMPION_API_PORT']}",
             env=env,
             key=new_key(env, "mcp-org", "--plan", "pro"),
             read_only_key=new_key(env, "mcp-org", "--permission", "read_only"),
-            workdir=workdir,
+            errlog=errlog,
         )
 
 
@@ -284,10 +284,12 @@ async def test_a_bad_key_fails_cleanly(mcp_server: McpServer) -> None:
         assert body["error"]["code"] == "authentication_failed"
         assert body["metadata"]["request_id"] == answer.headers["X-Request-Id"]
 
-    errlog = mcp_server.workdir / "mcp-stdio.err"
-    errlog.write_text("")
+    errlog = mcp_server.errlog
+    errlog.seek(0, os.SEEK_END)
+    start = errlog.tell()
     async with connected(mcp_server.stdio("lmp_live_not-a-real-key")) as client:
         message = await refused(client, "list_projects")
     assert "authentication_failed" in message
     assert "request id req_" in message
-    assert "Traceback" not in errlog.read_text()
+    errlog.seek(start)
+    assert "Traceback" not in errlog.read()
