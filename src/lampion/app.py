@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from lampion import __version__
 from lampion.api import (
@@ -27,6 +28,7 @@ from lampion.api.idempotency import IdempotencyMiddleware
 from lampion.api.middleware import RequestContextMiddleware
 from lampion.config import Settings
 from lampion.console import install as install_console
+from lampion.mcp.http import McpEndpoint
 from lampion.proxy.server import ProxyServer
 from lampion.runtime import Runtime
 from lampion.services import events, ratelimit
@@ -46,6 +48,7 @@ EXPOSED_HEADERS = [
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    mcp = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 proxy = ProxyServer(runtime)
                 await proxy.start()
                 app.state.proxy = proxy
-            yield
+            async with mcp.running(app):
+                yield
         finally:
             if proxy is not None:
                 await proxy.stop()
@@ -120,4 +124,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(webhooks.router)
     app.include_router(api_keys.router)
+    app.router.routes.append(Route("/mcp", mcp))
     return app

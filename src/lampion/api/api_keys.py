@@ -38,6 +38,12 @@ async def list_api_keys(
     return respond(request, response, page.map(_out), paging)
 
 
+@router.get("/current", response_model=ApiKey, responses=errors())
+async def current_api_key(rt: RuntimeDep, principal: PrincipalDep) -> ApiKey:
+    """The key making this request, with its permission (any key may ask)."""
+    return _out(await api_keys.get(rt.sessions, principal.org_id, principal.key_id))
+
+
 @router.post(
     "", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, responses=errors(403)
 )

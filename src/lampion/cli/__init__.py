@@ -13,6 +13,7 @@ from lampion.cli import (
     dump,
     endpoints,
     keys,
+    mcp,
     projects,
     server,
     sql,
@@ -41,6 +42,7 @@ app.command("connection-string")(connection.connection_string)
 app.command("sql")(sql.sql)
 app.command("dump")(dump.dump)
 app.command("usage")(usage.usage)
+app.command("mcp")(mcp.mcp)
 app.add_typer(keys.app, name="keys")
 app.add_typer(projects.app, name="projects")
 app.add_typer(branches.app, name="branches")

@@ -306,6 +306,11 @@ class ApiKeys(Resource[M]):
     def revoke(self, key_id: str) -> Call[None]:
         return call.delete(f"/v1/api_keys/{segment(key_id)}")
 
+    @operation
+    def current(self) -> Call[ApiKey]:
+        """The key the client calls with, and its permission."""
+        return call.get("/v1/api_keys/current", ApiKey)
+
 
 class Usage(Resource[M]):
     @operation

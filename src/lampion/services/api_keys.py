@@ -67,6 +67,18 @@ async def list_keys(sessions: Sessions, org_id: str, paging: Paging) -> Page[Api
         return await page_of(session, query, paging, ORDERING)
 
 
+async def get(sessions: Sessions, org_id: str, key_id: str) -> ApiKey:
+    async with sessions() as session:
+        key = await session.scalar(
+            select(ApiKey).where(
+                ApiKey.id == key_id, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None)
+            )
+        )
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    return key
+
+
 async def revoke(sessions: Sessions, org_id: str, key_id: str) -> None:
     async with sessions() as session, session.begin():
         key = await session.scalar(
