@@ -56,13 +56,14 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 ORDER BY mean_exec_time DESC LIMIT $1
 """
 _NOT_AVAILABLE = (
-    "The PostgreSQL installation of this Lampion server's computes has no pg_stat_statements "
-    "extension, so slow queries cannot be listed here. Use explain_sql to study one statement."
+    "This project's PostgreSQL installation does not ship pg_stat_statements (the bundled "
+    "PostgreSQL 16/18 builds do not; Debian's packages do), so slow queries cannot be listed "
+    "here. Use explain_sql to study one statement."
 )
 _NOT_PRELOADED = (
-    "pg_stat_statements is installed in this database, but Lampion's computes do not load "
-    "it through shared_preload_libraries, so PostgreSQL records no statement statistics: "
-    "slow queries cannot be listed on this server. Use explain_sql to study one statement."
+    "pg_stat_statements is installed in this database, but this compute was started "
+    "without it in shared_preload_libraries, so PostgreSQL records no statement statistics. "
+    "Suspend and resume the endpoint to load it, or use explain_sql to study one statement."
 )
 
 
