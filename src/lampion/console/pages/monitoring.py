@@ -13,6 +13,7 @@ from lampion.client import LampionAPIError
 from lampion.console.render import api_error, page
 from lampion.console.viewer import Viewer, ViewerDep
 from lampion.schemas.metrics import Snapshot
+from lampion.schemas.objects import LogTail
 
 router = APIRouter()
 
@@ -52,13 +53,18 @@ async def monitoring(
         project = await viewer.api.projects.get(project_id)
         endpoints = await viewer.api.endpoints.list(project_id)
         live = await viewer.api.usage.metrics(project_id, endpoint_id=endpoint)
-        logs = await viewer.api.data.logs(project_id, live.endpoint_id, lines=LOG_LINES)
     except LampionAPIError as error:
         return api_error(request, viewer, error)
+    logs: LogTail | None = None
+    logs_error: LampionAPIError | None = None
+    try:  # the charts and live status are worth showing without the log
+        logs = await viewer.api.data.logs(project_id, live.endpoint_id, lines=LOG_LINES)
+    except LampionAPIError as error:
+        logs_error = error
     return page(
         request, "monitoring.html", viewer, project=project, endpoints=endpoints,
-        project_id=project.id, endpoint_id=live.endpoint_id, live=live, logs=logs, hours=hours,
-        ranges=RANGES,
+        project_id=project.id, endpoint_id=live.endpoint_id, live=live, logs=logs,
+        logs_error=logs_error, hours=hours, ranges=RANGES,
     )  # fmt: skip
 
 
