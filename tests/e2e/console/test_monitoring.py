@@ -45,6 +45,12 @@ def test_monitoring_draws_the_metrics_history_beside_live_status_and_logs(
         expect(canvas).to_have_attribute("data-points", HAS_POINTS)
         assert canvas.evaluate(PAINTED_PIXELS) > 500, chart
     expect(page.locator("[data-chart-status]")).to_contain_text("snapshots")
+    served = page.request.get(f"/console/projects/{console_project['id']}/metrics.json?hours=1")
+    with console_server.api() as api:
+        history = api.get(
+            f"/v1/projects/{console_project['id']}/metrics/history", params={"hours": 1}
+        ).json()
+    assert served.json() == history[: len(served.json())]  # what /v1 gives (or more since)
 
     expect(page.locator("#live-status")).to_have_text("running")
     expect(page.locator("#live dl")).to_contain_text("Cache hit ratio")

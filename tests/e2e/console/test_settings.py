@@ -115,7 +115,7 @@ def test_a_read_only_key_is_offered_no_refused_action(
             "/v1/orgs/webhooks", json={"url": receiver.url("/read-only"), "events": ["*"]}
         )
         assert made.status_code == 201, made.text
-    context, page = new_page(browser, console_server.url)
+    context, page = new_page(browser, console_server.url, phone=True)
     try:
         sign_in(page, console_server.read_only_key)
         page.goto("/console/settings")
@@ -130,6 +130,7 @@ def test_a_read_only_key_is_offered_no_refused_action(
         hook.get_by_role("button", name="Deliveries").click()
         expect(hook.locator(".deliveries")).to_contain_text("Refresh")
         expect(hook.get_by_role("button", name="Redeliver")).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         context.close()
         with console_server.api() as api:
