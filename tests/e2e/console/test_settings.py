@@ -46,6 +46,10 @@ def test_a_new_api_key_is_shown_once_works_and_can_be_revoked(
     expect(row).to_contain_text("developer")
     assert key not in row.inner_text()
     expect(page.locator("#new-key-box button[data-copy]")).to_be_visible()
+    row.locator("summary", has_text="Revoke").click()  # the new row's confirmation is wired
+    expect(row.locator("button.danger")).to_be_disabled()
+    row.locator("input[data-confirm]").fill("browser-ci")
+    expect(row.locator("button.danger")).to_be_enabled()
 
     with httpx.Client(base_url=console_server.url) as anyone:
         as_new_key = {"Authorization": f"Bearer {key}"}
@@ -57,11 +61,17 @@ def test_a_new_api_key_is_shown_once_works_and_can_be_revoked(
         assert key not in page.content()
 
         row = page.locator("#key-list tbody tr", has_text="browser-ci")
-        row.locator("summary", has_text="Revoke").click()
-        revoke = row.locator("button.danger")
-        expect(revoke).to_be_disabled()
-        row.locator("input[data-confirm]").fill("browser-ci")
-        revoke.click()
+        row.locator("summary", has_text="Revoke").focus()  # by keyboard
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        page.keyboard.type("browser-c")
+        page.keyboard.press("Tab")
+        expect(row.locator("button.danger")).to_be_disabled()
+        row.locator("input[data-confirm]").focus()
+        page.keyboard.type("i")
+        page.keyboard.press("Tab")
+        expect(row.locator("button.danger")).to_be_focused()
+        page.keyboard.press("Enter")
         expect(page.locator("#keys .notice")).to_have_text("Key revoked.")
         expect(page.locator("#key-list")).not_to_contain_text("browser-ci")
         assert anyone.get("/v1/projects", headers=as_new_key).status_code == 401
