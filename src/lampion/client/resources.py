@@ -336,6 +336,17 @@ class Usage(Resource[M]):
     def plans(self) -> Call[builtins.list[Plan]]:
         return call.get("/v1/plans", builtins.list[Plan])
 
+    @operation
+    def history_page(
+        self, project_id: str, *, hours: int = 6, endpoint_id: str | None = None,
+        page: int | None = None, limit: int | None = None, order: str | None = None,
+    ) -> Call[builtins.list[Snapshot]]:  # fmt: skip
+        """One page of the snapshots of the last ``hours`` of an endpoint (default the
+        primary), oldest first unless ``order="desc"``."""
+        path = f"{_project(project_id)}/metrics/history"
+        return call.get(path, builtins.list[Snapshot], hours=hours, endpoint_id=endpoint_id,
+                        page=page, limit=limit, order=order)  # fmt: skip
+
 
 class Data(Resource[M]):
     """SQL, schema and logs of an endpoint."""

@@ -8,12 +8,26 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lampion.client import AuthenticationError, LampionAPIError
-from lampion.console.pages import not_found, projects, schema, sign_in, sql
+from lampion.console.pages import (
+    api_keys,
+    monitoring,
+    not_found,
+    projects,
+    schema,
+    settings,
+    sign_in,
+    sql,
+    usage,
+    webhooks,
+)  # fmt: skip
 from lampion.console.render import HERE, api_error, is_fragment, page
 from lampion.console.security import ConsoleHeadersMiddleware
 from lampion.console.viewer import CsrfRefused, SignInRequired
 
-ROUTERS = [sign_in.router, projects.router, sql.router, schema.router]
+ROUTERS = [
+    sign_in.router, projects.router, sql.router, schema.router, monitoring.router,
+    usage.router, settings.router, api_keys.router, webhooks.router,
+]  # fmt: skip
 
 
 def _to_sign_in(request: Request, next_path: str) -> Response:

@@ -47,6 +47,7 @@ def console_server(workdir: Path, templates_dir: Path) -> Iterator[ConsoleServer
         "LAMPION_PROXY_PORT": str(free_port()),
         "LAMPION_RATE_LIMIT_ENABLED": "false",
         "LAMPION_METRICS_INTERVAL": "2",
+        "LAMPION_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     log_path = workdir / "console-server.log"
     with serving(env, log_path):
