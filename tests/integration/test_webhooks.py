@@ -389,6 +389,26 @@ async def test_events_committed_wake_the_worker_in_process(
     assert receiver.at("/woken")[0].payload["data"]["id"] == created["id"]
 
 
+async def test_a_redelivery_goes_out_at_once(quiet_app: FastAPI, receiver: Receiver) -> None:
+    """Redeliver writes no event, yet it wakes the worker as an event's commit does."""
+    key = await make_key(quiet_app.state.runtime.sessions, "org-quiet-redeliver")
+    async with client_for(quiet_app, key) as client:
+        hook = (
+            await client.post(
+                "/v1/orgs/webhooks", json={"url": receiver.url("/again"), "events": ["*"]}
+            )
+        ).json()
+        await client.post(f"/v1/orgs/webhooks/{hook['id']}/test")
+        (first,) = await receiver.wait("/again", 1, timeout=PROMPT)
+        (delivery,) = (await client.get(f"/v1/orgs/webhooks/{hook['id']}/deliveries")).json()
+        answer = await client.post(
+            f"/v1/orgs/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
+        )
+        assert answer.status_code == 202, answer.text
+        again = await receiver.wait("/again", 2, timeout=PROMPT)
+    assert again[-1].headers["webhook-id"] == first.headers["webhook-id"]
+
+
 async def test_fifty_events_arrive_in_order_and_all(quiet_app: FastAPI, receiver: Receiver) -> None:
     """Written in one transaction, so one wake-up: each goes as soon as the previous one is
     acknowledged, not one per pass."""

@@ -320,6 +320,7 @@ async def redeliver(
             raise NotFound(f"Delivery {delivery_id} not found")
         again = new_delivery(webhook_id, dict(original.payload))
         session.add(again)
+    rt.webhooks_due.set()  # no event commits here to wake the worker
     return delivery_out(again)
 
 
