@@ -8,12 +8,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lampion.client import AuthenticationError, LampionAPIError
-from lampion.console.pages import projects, sign_in
+from lampion.console.pages import endpoints, project, projects, sign_in
 from lampion.console.render import HERE, api_error, is_fragment, page
 from lampion.console.security import ConsoleHeadersMiddleware
 from lampion.console.viewer import CsrfRefused, SignInRequired
 
-ROUTERS = [sign_in.router, projects.router]
+ROUTERS = [sign_in.router, projects.router, project.router, endpoints.router]
 
 
 def _to_sign_in(request: Request, next_path: str) -> Response:
