@@ -50,7 +50,7 @@ def test_create_a_project_then_connect_with_its_copied_connection_string(
         assert api.delete(f"/v1/projects/{project_id}").status_code == 204
 
 
-def test_branch_tree_and_endpoint_suspend_resume(
+def test_branch_tree_create_suspend_resume_delete(
     page: Page, browser: Browser, console_server: ConsoleServer, console_project: dict[str, str]
 ) -> None:
     page.goto(f"/console/projects/{console_project['id']}")
@@ -83,6 +83,11 @@ def test_branch_tree_and_endpoint_suspend_resume(
         screenshot(phone, "project-phone")
     finally:
         context.close()
+
+    child.locator("summary", has_text="Delete").click()
+    child.get_by_role("button", name="Delete branch").click()
+    expect(page.locator(".notice")).to_have_text("Branch deleted.", timeout=60_000)
+    expect(page.locator("li.branch[data-branch-name='feature-x']")).to_have_count(0)
 
 
 def test_a_hostile_name_renders_as_text_and_delete_asks_for_it(

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lampion.client import LampionAPIError
+from lampion.client import LampionAPIError, NotFoundError
 from lampion.console.pages.project import branches_section
 from lampion.console.render import api_error, page
 from lampion.console.viewer import ViewerDep
 
 router = APIRouter()
+
+STOP_POLLING = 286  # htmx stops an `every` trigger on this status
 
 _ENDPOINT = "/console/projects/{project_id}/endpoints/{endpoint_id}"
 
@@ -39,7 +41,15 @@ def allowlist_entries(text: str) -> list[str]:
 async def endpoint_status(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str
 ) -> Response:
-    endpoint = await viewer.api.endpoints.get(project_id, endpoint_id)
+    """The badge, polled; an endpoint deleted meanwhile shows so and is polled no more."""
+    try:
+        endpoint = await viewer.api.endpoints.get(project_id, endpoint_id)
+    except NotFoundError:
+        gone = {"id": endpoint_id, "status": "deleted"}
+        return page(
+            request, "_endpoint_status.html", viewer, project_id=project_id, endpoint=gone,
+            status_code=STOP_POLLING,
+        )  # fmt: skip
     return page(request, "_endpoint_status.html", viewer, project_id=project_id, endpoint=endpoint)
 
 
