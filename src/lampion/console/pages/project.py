@@ -75,12 +75,14 @@ async def project_page(request: Request, viewer: ViewerDep, project_id: str) -> 
 @router.post("/console/projects/{project_id}/branches", response_class=HTMLResponse)
 async def create_branch(
     request: Request, viewer: ViewerDep, project_id: str, name: TextField = "",
-    parent_id: TextField = "", at: TextField = "",
+    parent_id: TextField = "", at: TextField = "", expires_at: TextField = "",
+    protected: TextField = "",
 ) -> Response:  # fmt: skip
     try:
         created = await viewer.api.branches.create(
-            project_id, name, parent=parent_id or None, at=point_in_time(at)
-        )
+            project_id, name, parent=parent_id or None, at=point_in_time(at),
+            expires_at=point_in_time(expires_at), protected=protected == "on" or None,
+        )  # fmt: skip
     except LampionAPIError as error:
         return api_error(request, viewer, error)
     notice = f"Branch {created.name} created." if created else None
@@ -123,4 +125,22 @@ async def restore_branch(
     except LampionAPIError as error:
         return api_error(request, viewer, error)
     notice = f"Branch {branch.name} restored."
+    return await branches_section(request, viewer, project_id, notice=notice)
+
+
+@router.post("/console/projects/{project_id}/branches/{branch_id}/settings")
+async def update_branch(
+    request: Request, viewer: ViewerDep, project_id: str, branch_id: str,
+    expires_at: TextField = "", protected: TextField = "",
+) -> Response:  # fmt: skip
+    """The branch's expiry (blank: none) and protection, as the form now shows them."""
+    expiry = point_in_time(expires_at)
+    try:
+        branch = await viewer.api.branches.update(
+            project_id, branch_id, expires_at=expiry, clear_expiration=expiry is None,
+            protected=protected == "on",
+        )  # fmt: skip
+    except LampionAPIError as error:
+        return api_error(request, viewer, error)
+    notice = f"Branch {branch.name} settings saved."
     return await branches_section(request, viewer, project_id, notice=notice)
