@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lampion.client import LampionAPIError
+from lampion.client import AsyncLampion, LampionAPIError, NotFoundError
 from lampion.compute.sizing import ALLOWED_COMPUTE_UNITS
 from lampion.console.pages.branch_view import branch_tree, masked
 from lampion.console.render import api_error, page, templates
@@ -24,14 +24,20 @@ templates.env.filters["masked_secret"] = masked
 TextField = Annotated[str, Form()]
 
 
+async def _allowlist(api: AsyncLampion, project_id: str, endpoint_id: str) -> list[str]:
+    """An endpoint's allowlist; none shown for one deleted since it was listed."""
+    try:
+        return await api.endpoints.allowlist(project_id, endpoint_id)
+    except NotFoundError:
+        return []
+
+
 async def _section_context(viewer: Viewer, project: Project) -> dict[str, Any]:
     api = viewer.api
     branches, endpoints = await asyncio.gather(
         api.branches.list(project.id), api.endpoints.list(project.id)
     )
-    allowlists = await asyncio.gather(
-        *(api.endpoints.allowlist(project.id, e.id) for e in endpoints)
-    )
+    allowlists = await asyncio.gather(*(_allowlist(api, project.id, e.id) for e in endpoints))
     tree = branch_tree(
         branches, endpoints, {e.id: a for e, a in zip(endpoints, allowlists, strict=True)}
     )
