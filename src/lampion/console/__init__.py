@@ -10,8 +10,10 @@ from fastapi.staticfiles import StaticFiles
 from lampion.client import AuthenticationError, LampionAPIError
 from lampion.console.pages import (
     api_keys,
+    endpoints,
     monitoring,
     not_found,
+    project,
     projects,
     schema,
     settings,
@@ -19,14 +21,15 @@ from lampion.console.pages import (
     sql,
     usage,
     webhooks,
-)  # fmt: skip
+)
 from lampion.console.render import HERE, api_error, is_fragment, page
 from lampion.console.security import ConsoleHeadersMiddleware
 from lampion.console.viewer import CsrfRefused, SignInRequired
 
 ROUTERS = [
-    sign_in.router, projects.router, sql.router, schema.router, monitoring.router,
-    usage.router, settings.router, api_keys.router, webhooks.router,
+    sign_in.router, projects.router, project.router, endpoints.router, sql.router,
+    schema.router, monitoring.router, usage.router, settings.router, api_keys.router,
+    webhooks.router,
 ]  # fmt: skip
 
 
