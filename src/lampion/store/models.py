@@ -321,11 +321,9 @@ class RoleVerifier(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class ConsoleSession(Base):
-    """A signed-in browser: the cookie holds a random token, this row its hash, the API key
-    the console acts with (encrypted) and the session's CSRF token."""
-
-    __tablename__ = "console_sessions"
+class _HoldsConsoleKey:
+    """A row that signs into the console: a token's hash and the API key it acts with
+    (encrypted), which goes with its key's row."""
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
@@ -333,20 +331,22 @@ class ConsoleSession(Base):
         ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
     )
     key_enc: Mapped[str] = mapped_column(Text)
+
+
+class ConsoleSession(_HoldsConsoleKey, Base):
+    """A signed-in browser: the cookie holds a random token, this row its hash, the key
+    and the session's CSRF token."""
+
+    __tablename__ = "console_sessions"
+
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class ConsoleLink(Base):
+class ConsoleLink(_HoldsConsoleKey, Base):
     """A one-time sign-in link (`lampion console-link`): redeemed once, before it expires."""
 
     __tablename__ = "console_links"
 
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
-    api_key_id: Mapped[str] = mapped_column(
-        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
-    )
-    key_enc: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
