@@ -44,4 +44,4 @@ def console_link(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
     base = (url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-    typer.echo(f"{base}/console/link/{token}")
+    typer.echo(f"{base}/console/link#{token}")

@@ -39,7 +39,7 @@ def test_a_one_time_link_signs_in_once(anonymous_page: Page, console_server: Con
     made = lampion(console_server.env, "console-link", "--org", "console-org")
     assert made.returncode == 0, made.stderr
     link = made.stdout.strip()
-    assert link.startswith(f"{console_server.url}/console/link/")
+    assert link.startswith(f"{console_server.url}/console/link#")
 
     page = anonymous_page
     page.goto(link)
@@ -51,6 +51,8 @@ def test_a_one_time_link_signs_in_once(anonymous_page: Page, console_server: Con
     page.goto(link)
     page.click("button[type=submit]")
     expect(page.locator(".error-box")).to_contain_text("used or expired")
+    token = link.rsplit("#", 1)[1]
+    assert token not in console_server.log_path.read_text()  # a fragment is never sent
 
 
 def test_a_post_without_the_csrf_token_is_refused(

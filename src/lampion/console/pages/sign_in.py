@@ -58,15 +58,18 @@ async def sign_in(
     return _signed_in(request, token, next_path)
 
 
-@router.get("/console/link/{token}", response_class=HTMLResponse)
-async def link_page(request: Request, token: str) -> Response:
-    """A link only shows a button: following it (or a mail scanner fetching it) spends
-    nothing; the POST does."""
-    return page(request, "link.html", None, token=token)
+@router.get("/console/link", response_class=HTMLResponse)
+async def link_page(request: Request) -> Response:
+    """The link's token is in its fragment, which browsers never send (so it reaches no
+    log); console.js puts it in the form. Opening the link (or a mail scanner fetching it)
+    spends nothing; the POST does."""
+    return page(request, "link.html", None)
 
 
-@router.post("/console/link/{token}")
-async def redeem_link(request: Request, runtime: RuntimeDep, token: str) -> Response:
+@router.post("/console/link")
+async def redeem_link(
+    request: Request, runtime: RuntimeDep, token: Annotated[str, Form()] = ""
+) -> Response:
     check_origin(request)
     try:
         session = await console_sessions.redeem_link(runtime.sessions, runtime.secrets, token)

@@ -56,7 +56,15 @@
     });
   }
 
+  // A one-time sign-in link carries its token in the fragment, which is never sent.
+  function fragmentFields(root) {
+    root.querySelectorAll("input[data-from-fragment]").forEach(function (input) {
+      input.value = decodeURIComponent(window.location.hash.slice(1));
+    });
+  }
+
   function wire(root) {
+    fragmentFields(root);
     copyButtons(root);
     revealButtons(root);
     typedConfirmations(root);
