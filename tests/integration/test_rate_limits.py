@@ -3,6 +3,7 @@ burst, failed authentication consumes nothing."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -45,3 +46,31 @@ async def test_unauthenticated_routes_are_not_limited(app: FastAPI, path: str) -
         response = await client.get(path)
         assert response.status_code == 200
         assert "X-RateLimit-Limit" not in response.headers
+
+
+async def test_the_consoles_reads_leave_the_keys_budget_alone(app: FastAPI) -> None:
+    """A console page open with live badges reads the API every few seconds: those reads
+    are not the key's requests and would spend a free plan's hour in minutes. Its writes
+    count as the API's do."""
+    key = await make_key(app.state.runtime.sessions, "org-rate-console", plan="free")
+    async with client_for(app) as browser:
+        browser.headers["Origin"] = str(browser.base_url).rstrip("/")
+        signed_in = await browser.post("/console/sign-in", data={"api_key": key})
+        assert signed_in.status_code == 303, signed_in.text
+        for _ in range(60):  # more than the free plan's burst of 50
+            listed = await browser.get("/console/projects")
+            assert listed.status_code == 200
+        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', listed.text)
+        assert csrf is not None
+        async with client_for(app, key) as client:
+            after_reads = await client.get("/v1/plans")
+            assert after_reads.status_code == 200
+            assert after_reads.headers["X-RateLimit-Remaining"] == "49"
+            created = await browser.post(
+                "/console/settings/api-keys",
+                data={"name": "counted", "permission": "read_only"},
+                headers={"X-CSRF-Token": csrf.group(1)},
+            )
+            assert created.status_code == 200, created.text
+            after_write = await client.get("/v1/plans")
+            assert after_write.headers["X-RateLimit-Remaining"] == "47"

@@ -20,13 +20,19 @@ def get_runtime(request: Request) -> Runtime:
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def _console_read(request: Request) -> bool:
+    """A read the web console makes for a page (``console/client.py`` marks its requests;
+    nothing outside the process can): not the key's own request, so not counted."""
+    return request.method in _SAFE_METHODS and getattr(request.state, "console", False) is True
+
+
 async def get_principal(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
     presented: Annotated[str | None, Depends(request_key)],
 ) -> Principal:
     principal = await authenticate(runtime.sessions, presented)
-    if runtime.settings.rate_limit_enabled:
+    if runtime.settings.rate_limit_enabled and not _console_read(request):
         state = await ratelimit.consume(
             runtime.sessions, principal, read_only=request.method in _SAFE_METHODS
         )

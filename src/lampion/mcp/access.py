@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from lampion.api.credentials import presented_key
 from lampion.client import AsyncLampion
-from lampion.console.client import api_for
+from lampion.client.in_process import in_process
 
 ApiSource = Callable[[Context[Any, Any]], AbstractAsyncContextManager[AsyncLampion]]
 
@@ -38,7 +38,7 @@ def per_request(app: ASGIApp) -> ApiSource:
         key = presented_key(request.headers) if isinstance(request, Request) else None
         if key is None:
             raise ToolError("This request carries no API key")
-        client = api_for(app, key)
+        client = in_process(app, key)
         try:
             yield client
         finally:
