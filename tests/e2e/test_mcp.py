@@ -276,6 +276,12 @@ async def test_read_only_servers_offer_and_run_only_tools_that_change_nothing(
                     sql="DELETE FROM pets",
                 )  # fmt: skip
                 assert "read-only transaction" in plan
+            else:  # a read_only key: no SQL, so the table is described from the schema API
+                table = await call(client, "describe_table", project="mcp-demo", table="pets")
+                assert [c["name"] for c in table["columns"]] == ["id", "name", "born"]
+                assert {i["name"] for i in table["indexes"]} == {"pets_pkey", "pets_name_key"}
+                assert table["constraints"] is None
+                assert "read_only" in table["note"]
 
 
 async def test_a_bad_key_fails_cleanly(mcp_server: McpServer) -> None:

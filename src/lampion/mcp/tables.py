@@ -98,9 +98,17 @@ async def describe_table(
     (table, total with indexes and TOAST, estimated row count)."""
     async with lampion(ctx) as api:
         project_id, endpoint_id = await api.endpoint_of(project, branch)
-        answer = await api.data.sql(
-            project_id, endpoint_id, _DESCRIBE, database=database, params=[schema, table]
-        )
+        try:
+            answer = await api.data.sql(
+                project_id, endpoint_id, _DESCRIBE, database=database, params=[schema, table]
+            )
+        except LampionAPIError as exc:
+            if exc.status_code != 403:
+                raise
+            listing = await api.data.schema(
+                project_id, database=database, schema=schema, endpoint_id=endpoint_id
+            )
+            return _from_schema_listing(listing.items, schema, table, database)
     row = answer.rows[0]
     assert isinstance(row, dict)
     if row["kind"] is None:
@@ -151,6 +159,26 @@ async def list_slow_queries(
                 raise ToolError(f"{_NOT_PRELOADED} ({tool_error(exc)})") from None
             raise
     return {"queries": answer.rows}
+
+
+def _from_schema_listing(
+    items: list[dict[str, Any]], schema: str, table: str, database: str
+) -> dict[str, Any]:
+    """What the schema API tells of a table, for a key that may not run SQL."""
+    found = next((item for item in items if item.get("name") == table), None)
+    if found is None:
+        raise ToolError(f"No table {schema}.{table} in database {database}")
+    return {
+        "schema": schema,
+        "table": table,
+        "kind": found.get("type", "table"),
+        "columns": found.get("columns", []),
+        "indexes": found.get("indexes", []),
+        "constraints": None,
+        "size": None,
+        "note": "This API key is read_only and may not run SQL: constraints and size are "
+        "left out (a developer key with `lampion mcp --read-only` shows them).",
+    }
 
 
 TOOLS = [
