@@ -12,12 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lampion.api.deps import RuntimeDep
 from lampion.client import AsyncLampion, LampionAPIError
-from lampion.console.pages.branch_view import branches_size, human_bytes
+from lampion.console.pages.branch_view import (
+    branches_size,
+    human_bytes,
+    primary_endpoint_status,
+)
 from lampion.console.render import api_error, is_fragment, page, templates
 from lampion.console.viewer import ViewerDep
 from lampion.runtime import Runtime
-from lampion.schemas.branches import Branch
-from lampion.schemas.endpoints import Endpoint
 from lampion.schemas.projects import Project, ProjectCreated
 
 router = APIRouter()
@@ -33,11 +35,6 @@ class ProjectFacts:
 
     size: int | None = None
     endpoint_status: str | None = None
-
-
-def primary_endpoint_status(branches: list[Branch], endpoints: list[Endpoint]) -> str | None:
-    primary = next((b.id for b in branches if b.is_primary), None)
-    return next((e.status for e in endpoints if e.branch_id == primary), None)
 
 
 async def _facts(api: AsyncLampion, projects: list[Project]) -> dict[str, ProjectFacts]:
