@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lampion.console.pages.branch_view import MASK, branch_tree, human_bytes, masked
+from lampion.console.pages.branch_view import (
+    MASK,
+    branch_tree,
+    human_bytes,
+    masked,
+    primary_endpoint_status,
+)
 from lampion.console.pages.endpoints import allowlist_entries
 from lampion.console.pages.project import point_in_time
 from lampion.schemas.branches import Branch
+from lampion.schemas.endpoints import Endpoint
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -43,3 +50,19 @@ def test_sizes_secrets_and_form_values() -> None:
     assert point_in_time("2026-11-23T09:41") == "2026-11-23T09:41:00Z"
     assert point_in_time("2026-11-23T09:41:05") == "2026-11-23T09:41:05Z"
     assert point_in_time("yesterday") == "yesterday"  # the API names the field
+
+
+def _endpoint(id_: str, branch_id: str, status: str) -> Endpoint:
+    return Endpoint(
+        id=id_, project_id="prj-1", branch_id=branch_id, status=status,
+        auto_suspend_seconds=300, compute_units=1, created_at=T0,
+        connection_string="postgresql://u:p@h/db", pg_password="p", host="h", port=5432,
+        pg_port=5432,
+    )  # fmt: skip
+
+
+def test_the_projects_list_shows_the_primary_endpoints_status() -> None:
+    branches = [_branch("dev", "main", 1), _branch("main", None, 0, primary=True)]
+    endpoints = [_endpoint("ep-dev", "dev", "running"), _endpoint("ep-main", "main", "suspended")]
+    assert primary_endpoint_status(branches, endpoints) == "suspended"
+    assert primary_endpoint_status(branches, endpoints[:1]) is None

@@ -174,10 +174,15 @@ class Endpoints(Resource[M]):
     @operation
     def update(
         self, project_id: str, endpoint_id: str, *, auto_suspend_seconds: int | None = None,
-        compute_units: float | None = None,
+        compute_units: float | None = None, pooler_enabled: bool | None = None,
+        pooler_mode: str | None = None,
     ) -> Call[Endpoint]:  # fmt: skip
-        """Change the given settings (auto-suspend 0 disables it)."""
-        body = present(auto_suspend_seconds=auto_suspend_seconds, compute_units=compute_units)
+        """Change the given settings (auto-suspend 0 disables it; ``pooler_mode`` is
+        ``transaction`` or ``session``)."""
+        body = present(
+            auto_suspend_seconds=auto_suspend_seconds, compute_units=compute_units,
+            pooler_enabled=pooler_enabled, pooler_mode=pooler_mode,
+        )  # fmt: skip
         return Call("PATCH", _endpoint(project_id, endpoint_id), Endpoint, json=body)
 
     @operation

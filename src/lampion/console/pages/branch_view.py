@@ -62,5 +62,13 @@ def branches_size(branches: Iterable[Branch]) -> int | None:
     return sum(sizes) if sizes else None
 
 
+def primary_endpoint_status(
+    branches: Iterable[Branch], endpoints: Iterable[Endpoint]
+) -> str | None:
+    """The status of the primary branch's endpoint (None when it has none)."""
+    primary = next((b.id for b in branches if b.is_primary), None)
+    return next((e.status for e in endpoints if e.branch_id == primary), None)
+
+
 def masked(connection_string: str, password: str) -> str:
     return connection_string.replace(password, MASK) if password else connection_string

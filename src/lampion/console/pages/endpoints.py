@@ -1,5 +1,5 @@
 """A branch's endpoint on the Branches tab: its live status badge (polled), suspend and
-resume, compute units and auto-suspend, and the IP allowlist."""
+resume, compute units and auto-suspend, the connection pooler, and the IP allowlist."""
 
 from __future__ import annotations
 
@@ -103,3 +103,19 @@ async def update_allowlist(
     except LampionAPIError as error:
         return api_error(request, viewer, error)
     return await branches_section(request, viewer, project_id, notice="Allowlist saved.")
+
+
+@router.post(f"{_ENDPOINT}/pooler", response_class=HTMLResponse)
+async def update_pooler(
+    request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str,
+    pooler_enabled: Annotated[str, Form()] = "", pooler_mode: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Pooled connections on or off (an unticked box sends nothing) and the pool mode."""
+    try:
+        await viewer.api.endpoints.update(
+            project_id, endpoint_id, pooler_enabled=pooler_enabled == "on",
+            pooler_mode=pooler_mode or None,
+        )  # fmt: skip
+    except LampionAPIError as error:
+        return api_error(request, viewer, error)
+    return await branches_section(request, viewer, project_id, notice="Pooler settings saved.")

@@ -1,6 +1,7 @@
 """A project's Branches tab: its branches as a tree with their endpoints, and the branch
-actions (create, at a point in time too; delete; reset to parent; restore to a time). Every
-action answers with the refreshed branches section."""
+actions (create, at a point in time or WAL position too; rename; delete; reset to parent;
+restore to a time or WAL position). Every action answers with the refreshed branches
+section."""
 
 from __future__ import annotations
 
@@ -81,13 +82,14 @@ async def project_page(request: Request, viewer: ViewerDep, project_id: str) -> 
 @router.post("/console/projects/{project_id}/branches", response_class=HTMLResponse)
 async def create_branch(
     request: Request, viewer: ViewerDep, project_id: str, name: TextField = "",
-    parent_id: TextField = "", at: TextField = "", expires_at: TextField = "",
-    protected: TextField = "",
+    parent_id: TextField = "", at: TextField = "", lsn: TextField = "",
+    expires_at: TextField = "", protected: TextField = "",
 ) -> Response:  # fmt: skip
     try:
         created = await viewer.api.branches.create(
             project_id, name, parent=parent_id or None, at=point_in_time(at),
-            expires_at=point_in_time(expires_at), protected=protected == "on" or None,
+            lsn=lsn.strip() or None, expires_at=point_in_time(expires_at),
+            protected=protected == "on" or None,
         )  # fmt: skip
     except LampionAPIError as error:
         return api_error(request, viewer, error)
@@ -121,11 +123,12 @@ async def reset_branch(
 @router.post("/console/projects/{project_id}/branches/{branch_id}/restore")
 async def restore_branch(
     request: Request, viewer: ViewerDep, project_id: str, branch_id: str, at: TextField = "",
-    preserve_under_name: TextField = "",
+    lsn: TextField = "", preserve_under_name: TextField = "",
 ) -> Response:  # fmt: skip
+    """To a time or a WAL position of its own history; the API refuses neither or both."""
     try:
         branch = await viewer.api.branches.restore(
-            project_id, branch_id, at=point_in_time(at) or "",
+            project_id, branch_id, at=point_in_time(at), lsn=lsn.strip() or None,
             preserve_under_name=preserve_under_name.strip() or None,
         )  # fmt: skip
     except LampionAPIError as error:
@@ -149,4 +152,16 @@ async def update_branch(
     except LampionAPIError as error:
         return api_error(request, viewer, error)
     notice = f"Branch {branch.name} settings saved."
+    return await branches_section(request, viewer, project_id, notice=notice)
+
+
+@router.post("/console/projects/{project_id}/branches/{branch_id}/rename")
+async def rename_branch(
+    request: Request, viewer: ViewerDep, project_id: str, branch_id: str, name: TextField = ""
+) -> Response:
+    try:
+        branch = await viewer.api.branches.update(project_id, branch_id, name=name)
+    except LampionAPIError as error:
+        return api_error(request, viewer, error)
+    notice = f"Branch renamed to {branch.name}."
     return await branches_section(request, viewer, project_id, notice=notice)

@@ -1,8 +1,10 @@
-"""The projects list: each project's status, region, version and size; create and delete."""
+"""The projects list: each project's state and its primary endpoint's status, region,
+version and size; create and delete."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,32 +12,56 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lampion.api.deps import RuntimeDep
 from lampion.client import AsyncLampion, LampionAPIError
-from lampion.console.pages.branch_view import branches_size, human_bytes
+from lampion.console.pages.branch_view import (
+    branches_size,
+    human_bytes,
+    primary_endpoint_status,
+)
 from lampion.console.render import api_error, is_fragment, page, templates
 from lampion.console.viewer import ViewerDep
 from lampion.runtime import Runtime
-from lampion.schemas.projects import Project
+from lampion.schemas.projects import Project, ProjectCreated
 
 router = APIRouter()
 templates.env.filters["human_bytes"] = human_bytes
 
-_SIZE_LOOKUPS = 8  # branch listings asked at once for the sizes column
+_LOOKUPS = 8  # projects whose branches and endpoints are asked at once
 
 
-async def _sizes(api: AsyncLampion, projects: list[Project]) -> dict[str, int | None]:
-    """Each project's size, from its branches' last sampled sizes; a project whose branches
-    cannot be listed (deleted meanwhile) has no size."""
-    gate = asyncio.Semaphore(_SIZE_LOOKUPS)
+@dataclass(frozen=True)
+class ProjectFacts:
+    """What the list shows beside a project's own fields: its size (its branches' last
+    sampled sizes) and its primary endpoint's live status."""
 
-    async def size_of(project: Project) -> int | None:
+    size: int | None = None
+    endpoint_status: str | None = None
+
+
+async def _facts(api: AsyncLampion, projects: list[Project]) -> dict[str, ProjectFacts]:
+    """Each project's facts; a project whose branches or endpoints cannot be listed (deleted
+    meanwhile) has none."""
+    gate = asyncio.Semaphore(_LOOKUPS)
+
+    async def facts_of(project: Project) -> ProjectFacts:
         async with gate:
             try:
-                return branches_size(await api.branches.list(project.id))
+                branches, endpoints = await asyncio.gather(
+                    api.branches.list(project.id), api.endpoints.list(project.id)
+                )
             except LampionAPIError:
-                return None
+                return ProjectFacts()
+        return ProjectFacts(branches_size(branches), primary_endpoint_status(branches, endpoints))
 
-    sizes = await asyncio.gather(*(size_of(p) for p in projects))
-    return {project.id: size for project, size in zip(projects, sizes, strict=True)}
+    facts = await asyncio.gather(*(facts_of(p) for p in projects))
+    return {project.id: fact for project, fact in zip(projects, facts, strict=True)}
+
+
+async def _fresh_facts(api: AsyncLampion, created: ProjectCreated) -> dict[str, ProjectFacts]:
+    try:
+        endpoint = await api.endpoints.get(created.id, created.endpoint_id)
+    except LampionAPIError:
+        return {}
+    return {created.id: ProjectFacts(endpoint_status=endpoint.status)}
 
 
 def _choices(runtime: Runtime) -> dict[str, Any]:
@@ -50,8 +76,8 @@ def _choices(runtime: Runtime) -> dict[str, Any]:
 @router.get("/console/projects", response_class=HTMLResponse)
 async def projects(request: Request, viewer: ViewerDep, runtime: RuntimeDep) -> Response:
     listed = await viewer.api.projects.list()
-    sizes = await _sizes(viewer.api, listed)
-    return page(request, "projects.html", viewer, projects=listed, sizes=sizes, **_choices(runtime))
+    facts = await _facts(viewer.api, listed)
+    return page(request, "projects.html", viewer, projects=listed, facts=facts, **_choices(runtime))
 
 
 @router.post("/console/projects", response_class=HTMLResponse)
@@ -67,8 +93,8 @@ async def create_project(
         return api_error(request, viewer, error)
     if not is_fragment(request):
         return RedirectResponse(f"/console/projects/{created.id}", status_code=303)
-    sizes = {created.id: None}
-    return page(request, "_project_row.html", viewer, project=created, sizes=sizes, fresh=True)
+    facts = await _fresh_facts(viewer.api, created)
+    return page(request, "_project_row.html", viewer, project=created, facts=facts, fresh=True)
 
 
 @router.post("/console/projects/{project_id}/delete")
