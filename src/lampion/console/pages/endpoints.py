@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+import lampion.console.forms as forms
 from lampion.client import LampionAPIError, NotFoundError
 from lampion.console.pages.project import branches_section
 from lampion.console.render import api_error, page
@@ -19,17 +20,6 @@ router = APIRouter()
 STOP_POLLING = 286  # htmx stops an `every` trigger on this status
 
 _ENDPOINT = "/console/projects/{project_id}/endpoints/{endpoint_id}"
-
-
-def _number(value: str) -> float | None:
-    """A number typed in a form (a `type=number` input); blank leaves the setting as is."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 def allowlist_entries(text: str) -> list[str]:
@@ -80,11 +70,10 @@ async def update_settings(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str,
     compute_units: Annotated[str, Form()] = "", auto_suspend_seconds: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    seconds = _number(auto_suspend_seconds)
     try:
         await viewer.api.endpoints.update(
-            project_id, endpoint_id, compute_units=_number(compute_units),
-            auto_suspend_seconds=int(seconds) if seconds is not None else None,
+            project_id, endpoint_id, compute_units=forms.number("compute_units", compute_units),
+            auto_suspend_seconds=forms.whole_number("auto_suspend_seconds", auto_suspend_seconds),
         )  # fmt: skip
     except LampionAPIError as error:
         return api_error(request, viewer, error)

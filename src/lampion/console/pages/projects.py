@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import lampion.console.forms as forms
 from lampion.api.deps import RuntimeDep
 from lampion.client import AsyncLampion, LampionAPIError
 from lampion.console.pages.branch_view import (
@@ -87,7 +88,7 @@ async def create_project(
 ) -> Response:  # fmt: skip
     try:
         created = await viewer.api.projects.create(
-            name, region=region or None, pg_version=int(pg_version) if pg_version else None
+            name, region=region or None, pg_version=forms.whole_number("pg_version", pg_version)
         )
     except LampionAPIError as error:
         return api_error(request, viewer, error)
