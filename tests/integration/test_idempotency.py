@@ -73,3 +73,19 @@ async def test_keys_are_per_caller_and_errors_are_replayed(
     other = await api.post("/v1/api_keys", json={"name": "a"}, headers=headers)
     assert other.status_code == 201  # another caller's key space
     assert other.json()["id"] != first.json()["id"]
+
+
+async def test_a_keyed_post_to_a_very_long_path_is_answered_not_a_500(app: FastAPI) -> None:
+    """The route is stored with the key; a path longer than its column is no server error."""
+    key = await make_key(app.state.runtime.sessions, "org-idem-long-path")
+    long_id = "9" * 400
+    path = f"/v1/projects/prj-nosuch/endpoints/{long_id}/sql"
+    async with client_for(app, key) as client:
+        headers = {"Idempotency-Key": "long-path-1"}
+        first = await client.post(path, json={"query": "select 1"}, headers=headers)
+        assert first.status_code == 404, first.text
+        again = await client.post(path, json={"query": "select 1"}, headers=headers)
+        assert again.status_code == 404
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        other = await client.post(path + "x", json={"query": "select 1"}, headers=headers)
+        assert other.status_code == 422

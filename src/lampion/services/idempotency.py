@@ -31,6 +31,17 @@ def principal_of(presented_key: str) -> str:
     return hashlib.sha256(presented_key.encode()).hexdigest()
 
 
+_ROUTE_LENGTH = 300  # the column's
+
+
+def _storable(route: str) -> str:
+    """The route as stored: itself, or its hash when longer than the column (a path with an
+    over-long id is still a request that must be answered, not a server error)."""
+    if len(route) <= _ROUTE_LENGTH:
+        return route
+    return f"sha256:{hashlib.sha256(route.encode()).hexdigest()}"
+
+
 async def claim(
     sessions: Sessions, secrets: SecretBox, principal: str, key: str, route: str, body: bytes
 ) -> Replay | None:
@@ -38,6 +49,7 @@ async def claim(
     A Replay: the stored first response. Raises 409 while the first is in flight, 422 when
     the key came with another request."""
     body_hash = hashlib.sha256(body).hexdigest()
+    route = _storable(route)
     for _ in range(2):
         try:
             async with sessions() as session, session.begin():
