@@ -88,5 +88,9 @@ async def revoke(sessions: Sessions, org_id: str, key_id: str) -> None:
         )
         if key is None:
             raise NotFound(f"API key {key_id} not found")
-        key.revoked_at = utcnow()
-        events.emit(session, org_id, EventType.API_KEY_REVOKED, key_summary(key))
+        revoke_in(session, key)
+
+
+def revoke_in(session: AsyncSession, key: ApiKey) -> None:
+    key.revoked_at = utcnow()
+    events.emit(session, key.org_id, EventType.API_KEY_REVOKED, key_summary(key))

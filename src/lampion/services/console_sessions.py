@@ -8,7 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lampion.crypto import SecretBox, hash_api_key
 from lampion.errors import AuthenticationFailed
@@ -44,11 +45,14 @@ async def sign_in(sessions: Sessions, box: SecretBox, api_key: str) -> str:
     return await _open(sessions, box, principal.org_id, principal.key_id, api_key.strip())
 
 
-async def _open(sessions: Sessions, box: SecretBox, org_id: str, key_id: str, key: str) -> str:
+async def _open(
+    sessions: Sessions, box: SecretBox, org_id: str, key_id: str, key: str,
+    *, owns_key: bool = False,
+) -> str:  # fmt: skip
     token = _token()
     now = utcnow()
     async with sessions() as session, session.begin():
-        await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
+        await _end_expired(session)
         session.add(
             ConsoleSession(
                 token_hash=hash_api_key(token),
@@ -56,11 +60,34 @@ async def _open(sessions: Sessions, box: SecretBox, org_id: str, key_id: str, ke
                 api_key_id=key_id,
                 key_enc=box.encrypt(key),
                 csrf_token=_token(),
+                owns_key=owns_key,
                 created_at=now,
                 expires_at=now + SESSION_TTL,
             )
         )
     return token
+
+
+async def _end_expired(session: AsyncSession) -> None:
+    """Expired sessions and links go, with the keys made for them."""
+    now = utcnow()
+    expired_sessions = (
+        await session.scalars(select(ConsoleSession).where(ConsoleSession.expires_at < now))
+    ).all()
+    expired_links = (
+        await session.scalars(select(ConsoleLink).where(ConsoleLink.expires_at < now))
+    ).all()
+    made_for_them = [s.api_key_id for s in expired_sessions if s.owns_key]
+    made_for_them += [link.api_key_id for link in expired_links]
+    for row in [*expired_sessions, *expired_links]:
+        await session.delete(row)
+    await _revoke(session, made_for_them)
+
+
+async def _revoke(session: AsyncSession, key_ids: list[str]) -> None:
+    for key in (await session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids)))).all():
+        if key.revoked_at is None:
+            api_keys.revoke_in(session, key)
 
 
 async def current(sessions: Sessions, box: SecretBox, token: str | None) -> SignedIn | None:
@@ -92,12 +119,18 @@ async def current(sessions: Sessions, box: SecretBox, token: str | None) -> Sign
 
 
 async def sign_out(sessions: Sessions, token: str | None) -> None:
+    """Ends the session; a key made for it (by a sign-in link) is revoked with it."""
     if not token:
         return
     async with sessions() as session, session.begin():
-        await session.execute(
-            delete(ConsoleSession).where(ConsoleSession.token_hash == hash_api_key(token))
+        row = await session.scalar(
+            select(ConsoleSession).where(ConsoleSession.token_hash == hash_api_key(token))
         )
+        if row is None:
+            return
+        await session.delete(row)
+        if row.owns_key:
+            await _revoke(session, [row.api_key_id])
 
 
 async def create_link(sessions: Sessions, box: SecretBox, org_id: str) -> str:
@@ -120,13 +153,17 @@ async def create_link(sessions: Sessions, box: SecretBox, org_id: str) -> str:
 
 async def redeem_link(sessions: Sessions, box: SecretBox, token: str) -> str:
     """Signs in with a link's key and spends the link; a spent, expired or unknown link
-    fails as a wrong key would."""
+    fails as a wrong key would. The session owns the link's key."""
     async with sessions() as session, session.begin():
         link = await session.scalar(
             select(ConsoleLink).where(ConsoleLink.token_hash == hash_api_key(token))
         )
         if link is not None:
             await session.delete(link)
+            if link.expires_at <= utcnow():
+                await _revoke(session, [link.api_key_id])
     if link is None or link.expires_at <= utcnow():
         raise AuthenticationFailed("This sign-in link is not valid (used or expired)")
-    return await sign_in(sessions, box, box.decrypt(link.key_enc))
+    key = box.decrypt(link.key_enc)
+    principal = await authenticate(sessions, key)
+    return await _open(sessions, box, principal.org_id, principal.key_id, key, owns_key=True)

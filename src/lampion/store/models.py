@@ -340,6 +340,8 @@ class ConsoleSession(_HoldsConsoleKey, Base):
     __tablename__ = "console_sessions"
 
     csrf_token: Mapped[str] = mapped_column(String(64))
+    owns_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The key was made for this session (by a sign-in link): it is revoked when it ends."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 

@@ -10,6 +10,8 @@ from tests.e2e.conftest import lampion
 from tests.e2e.console.conftest import ConsoleServer
 from tests.support.browser import screenshot, sign_in
 
+LINK_KEY = "console sign-in link"
+
 
 def test_sign_in_with_a_key_then_sign_out(
     anonymous_page: Page, console_server: ConsoleServer
@@ -46,6 +48,10 @@ def test_a_one_time_link_signs_in_once(anonymous_page: Page, console_server: Con
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{console_server.url}/console/projects")
     expect(page.locator("header .permission")).to_have_text("admin")
+    page.click("text=Sign out")
+    with console_server.api() as api:
+        keys = api.get("/v1/api_keys").json()
+    assert LINK_KEY not in [k["name"] for k in keys]  # revoked with the session it made
 
     page.context.clear_cookies()
     page.goto(link)
@@ -53,6 +59,11 @@ def test_a_one_time_link_signs_in_once(anonymous_page: Page, console_server: Con
     expect(page.locator(".error-box")).to_contain_text("used or expired")
     token = link.rsplit("#", 1)[1]
     assert token not in console_server.log_path.read_text()  # a fragment is never sent
+
+    sign_in(page, console_server.admin_key)
+    page.click("text=Sign out")  # a key signed in with is the user's: it stays
+    with console_server.api() as api:
+        assert api.get("/v1/api_keys").status_code == 200
 
 
 def test_a_post_without_the_csrf_token_is_refused(

@@ -39,6 +39,7 @@ def upgrade() -> None:
         "console_sessions",
         *_owner_columns(),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("owns_key", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
     )
