@@ -19,7 +19,7 @@ def console_link(
     ] = None,
 ) -> None:
     """Print a link that signs into the console once, within 15 minutes, as a new admin key
-    named "console sign-in link" (revoke it in Settings to end what it started)."""
+    named "console sign-in link", revoked when that session ends or the link expires unused."""
     from lampion.crypto import SecretBox, load_or_create_master_key
     from lampion.errors import LampionError
     from lampion.runtime import open_store, prepare_data_dir
