@@ -171,6 +171,17 @@ def replay_in_log(path: Path, offset: int) -> Replay | None:
     return Replay(lsn_value(end) - lsn_value(start), float(seconds))
 
 
+async def delete(client: httpx.AsyncClient, url: str, *, patience: float = 60.0) -> None:
+    """Deletes a branch once no other operation holds it: a pass of the history worker (a
+    snapshot of the new branch, its pruning) answers a delete meanwhile with 409."""
+    deadline = time.monotonic() + patience
+    while (response := await client.delete(url)).status_code == 409:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    response.raise_for_status()
+
+
 async def measure_branches(
     client: httpx.AsyncClient, server: BenchServer, parent: Parent, result: DriverResult, runs: int
 ) -> None:
@@ -187,7 +198,7 @@ async def measure_branches(
         replay = replay_in_log(server.runtime.compute.log_path(created["compute_id"]), 0)
         if replay is not None:
             result.replays.append(replay)
-        (await client.delete(f"{branches}/{created['id']}")).raise_for_status()
+        await delete(client, f"{branches}/{created['id']}")
 
 
 async def measure_restores(
@@ -208,7 +219,7 @@ async def measure_restores(
         replay = replay_in_log(server.runtime.compute.log_path(branch["compute_id"]), offset)
         if replay is not None:
             result.replays.append(replay)
-    (await client.delete(f"{branches}/{branch['id']}")).raise_for_status()
+    await delete(client, f"{branches}/{branch['id']}")
 
 
 def history_settings(config: Config) -> dict[str, float]:
