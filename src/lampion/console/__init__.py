@@ -24,7 +24,7 @@ from lampion.console.pages import (
 )
 from lampion.console.render import HERE, api_error, is_fragment, page
 from lampion.console.security import ConsoleHeadersMiddleware
-from lampion.console.viewer import CsrfRefused, SignInRequired
+from lampion.console.viewer import CsrfRefused, SignInRequired, viewer_of
 
 ROUTERS = [
     sign_in.router, projects.router, project.router, endpoints.router, sql.router,
@@ -50,10 +50,12 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
+    """What a page does with an API error it does not handle itself: shows it, with the
+    API's message, status and request id (in #errors for htmx, else as a page)."""
     assert isinstance(exc, LampionAPIError)
     if isinstance(exc, AuthenticationError):  # the key was revoked under the session
         return _to_sign_in(request, "/console/projects")
-    return api_error(request, None, exc)
+    return api_error(request, viewer_of(request), exc)
 
 
 def install(app: FastAPI) -> None:

@@ -82,10 +82,18 @@ async def current_viewer(request: Request, runtime: RuntimeDep) -> AsyncIterator
         if not same_token(await _presented_csrf(request), signed_in.csrf_token):
             raise CsrfRefused
     api = api_for(request.app, signed_in.api_key)
+    viewer = Viewer(session=signed_in, api=api)
+    request.state.console_viewer = viewer  # for the page an API error renders
     try:
-        yield Viewer(session=signed_in, api=api)
+        yield viewer
     finally:
         await api.close()
+
+
+def viewer_of(request: Request) -> Viewer | None:
+    """The signed-in viewer of a request whose page was being made, if any."""
+    viewer = getattr(request.state, "console_viewer", None)
+    return viewer if isinstance(viewer, Viewer) else None
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

@@ -21,14 +21,11 @@ async def create_key(
     request: Request, viewer: ViewerDep, name: Annotated[str, Form()] = "",
     permission: Annotated[str, Form()] = "developer",
 ) -> Response:  # fmt: skip
-    try:
-        created = await viewer.api.api_keys.create(name, permission=permission)
-        keys = await viewer.api.api_keys.list()
-        if not is_fragment(request):
-            context = await settings_context(viewer)
-            return settings_page(request, viewer, created_key=created, **context)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    created = await viewer.api.api_keys.create(name, permission=permission)
+    keys = await viewer.api.api_keys.list()
+    if not is_fragment(request):
+        context = await settings_context(viewer)
+        return settings_page(request, viewer, created_key=created, **context)
     return page(request, "_key_created.html", viewer, created_key=created, keys=keys)
 
 

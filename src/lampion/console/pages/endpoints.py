@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 import lampion.console.forms as forms
-from lampion.client import LampionAPIError, NotFoundError
+from lampion.client import NotFoundError
 from lampion.console.pages.project import branches_section
-from lampion.console.render import api_error, page
+from lampion.console.render import page
 from lampion.console.viewer import ViewerDep
 
 router = APIRouter()
@@ -47,10 +47,7 @@ async def endpoint_status(
 async def suspend(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str
 ) -> Response:
-    try:
-        state = await viewer.api.endpoints.suspend(project_id, endpoint_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    state = await viewer.api.endpoints.suspend(project_id, endpoint_id)
     return page(request, "_endpoint_status.html", viewer, project_id=project_id, endpoint=state)
 
 
@@ -58,10 +55,7 @@ async def suspend(
 async def resume(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str
 ) -> Response:
-    try:
-        state = await viewer.api.endpoints.resume(project_id, endpoint_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    state = await viewer.api.endpoints.resume(project_id, endpoint_id)
     return page(request, "_endpoint_status.html", viewer, project_id=project_id, endpoint=state)
 
 
@@ -70,13 +64,10 @@ async def update_settings(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str,
     compute_units: Annotated[str, Form()] = "", auto_suspend_seconds: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    try:
-        await viewer.api.endpoints.update(
-            project_id, endpoint_id, compute_units=forms.number("compute_units", compute_units),
-            auto_suspend_seconds=forms.whole_number("auto_suspend_seconds", auto_suspend_seconds),
-        )  # fmt: skip
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.endpoints.update(
+        project_id, endpoint_id, compute_units=forms.number("compute_units", compute_units),
+        auto_suspend_seconds=forms.whole_number("auto_suspend_seconds", auto_suspend_seconds),
+    )  # fmt: skip
     return await branches_section(request, viewer, project_id, notice="Endpoint settings saved.")
 
 
@@ -85,12 +76,7 @@ async def update_allowlist(
     request: Request, viewer: ViewerDep, project_id: str, endpoint_id: str,
     allowlist: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    try:
-        await viewer.api.endpoints.set_allowlist(
-            project_id, endpoint_id, allowlist_entries(allowlist)
-        )
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.endpoints.set_allowlist(project_id, endpoint_id, allowlist_entries(allowlist))
     return await branches_section(request, viewer, project_id, notice="Allowlist saved.")
 
 
@@ -100,11 +86,8 @@ async def update_pooler(
     pooler_enabled: Annotated[str, Form()] = "", pooler_mode: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """Pooled connections on or off (an unticked box sends nothing) and the pool mode."""
-    try:
-        await viewer.api.endpoints.update(
-            project_id, endpoint_id, pooler_enabled=pooler_enabled == "on",
-            pooler_mode=pooler_mode or None,
-        )  # fmt: skip
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.endpoints.update(
+        project_id, endpoint_id, pooler_enabled=pooler_enabled == "on",
+        pooler_mode=pooler_mode or None,
+    )  # fmt: skip
     return await branches_section(request, viewer, project_id, notice="Pooler settings saved.")

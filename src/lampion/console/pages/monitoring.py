@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from lampion.client import LampionAPIError
-from lampion.console.render import api_error, page
+from lampion.console.render import page
 from lampion.console.viewer import Viewer, ViewerDep
 from lampion.schemas.metrics import Snapshot
 from lampion.schemas.objects import LogTail
@@ -49,12 +49,9 @@ async def monitoring(
     request: Request, project_id: str, viewer: ViewerDep, hours: Hours = 6,
     endpoint: EndpointId = None,
 ) -> Response:  # fmt: skip
-    try:
-        project = await viewer.api.projects.get(project_id)
-        endpoints = await viewer.api.endpoints.list(project_id)
-        live = await viewer.api.usage.metrics(project_id, endpoint_id=endpoint)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    project = await viewer.api.projects.get(project_id)
+    endpoints = await viewer.api.endpoints.list(project_id)
+    live = await viewer.api.usage.metrics(project_id, endpoint_id=endpoint)
     logs: LogTail | None = None
     logs_error: LampionAPIError | None = None
     try:  # the charts and live status are worth showing without the log
@@ -86,10 +83,7 @@ async def metrics_json(
 async def live_status(
     request: Request, project_id: str, viewer: ViewerDep, endpoint: EndpointId = None
 ) -> Response:
-    try:
-        live = await viewer.api.usage.metrics(project_id, endpoint_id=endpoint)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    live = await viewer.api.usage.metrics(project_id, endpoint_id=endpoint)
     return page(request, "_monitoring_live.html", viewer, project_id=project_id, live=live)
 
 
@@ -99,8 +93,5 @@ async def log_tail(
     endpoint: Annotated[str, Query(min_length=1, max_length=100)],
     lines: Annotated[int, Query(ge=1, le=5000)] = LOG_LINES,
 ) -> Response:  # fmt: skip
-    try:
-        logs = await viewer.api.data.logs(project_id, endpoint, lines=lines)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    logs = await viewer.api.data.logs(project_id, endpoint, lines=lines)
     return page(request, "_logs.html", viewer, logs=logs)

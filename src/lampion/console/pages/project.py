@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lampion.client import AsyncLampion, LampionAPIError, NotFoundError
+from lampion.client import AsyncLampion, NotFoundError
 from lampion.compute.sizing import ALLOWED_COMPUTE_UNITS
 from lampion.console.pages.branch_view import branch_tree, masked
-from lampion.console.render import api_error, page, templates
+from lampion.console.render import page, templates
 from lampion.console.viewer import Viewer, ViewerDep
 from lampion.schemas.projects import Project
 
@@ -85,14 +85,11 @@ async def create_branch(
     parent_id: TextField = "", at: TextField = "", lsn: TextField = "",
     expires_at: TextField = "", protected: TextField = "",
 ) -> Response:  # fmt: skip
-    try:
-        created = await viewer.api.branches.create(
-            project_id, name, parent=parent_id or None, at=point_in_time(at),
-            lsn=lsn.strip() or None, expires_at=point_in_time(expires_at),
-            protected=protected == "on" or None,
-        )  # fmt: skip
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    created = await viewer.api.branches.create(
+        project_id, name, parent=parent_id or None, at=point_in_time(at),
+        lsn=lsn.strip() or None, expires_at=point_in_time(expires_at),
+        protected=protected == "on" or None,
+    )  # fmt: skip
     notice = f"Branch {created.name} created." if created else None
     return await branches_section(request, viewer, project_id, notice=notice)
 
@@ -101,10 +98,7 @@ async def create_branch(
 async def delete_branch(
     request: Request, viewer: ViewerDep, project_id: str, branch_id: str
 ) -> Response:
-    try:
-        await viewer.api.branches.delete(project_id, branch_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.branches.delete(project_id, branch_id)
     return await branches_section(request, viewer, project_id, notice="Branch deleted.")
 
 
@@ -112,10 +106,7 @@ async def delete_branch(
 async def reset_branch(
     request: Request, viewer: ViewerDep, project_id: str, branch_id: str
 ) -> Response:
-    try:
-        branch = await viewer.api.branches.reset_to_parent(project_id, branch_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    branch = await viewer.api.branches.reset_to_parent(project_id, branch_id)
     notice = f"Branch {branch.name} reset to its parent."
     return await branches_section(request, viewer, project_id, notice=notice)
 
@@ -126,13 +117,10 @@ async def restore_branch(
     lsn: TextField = "", preserve_under_name: TextField = "",
 ) -> Response:  # fmt: skip
     """To a time or a WAL position of its own history; the API refuses neither or both."""
-    try:
-        branch = await viewer.api.branches.restore(
-            project_id, branch_id, at=point_in_time(at), lsn=lsn.strip() or None,
-            preserve_under_name=preserve_under_name.strip() or None,
-        )  # fmt: skip
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    branch = await viewer.api.branches.restore(
+        project_id, branch_id, at=point_in_time(at), lsn=lsn.strip() or None,
+        preserve_under_name=preserve_under_name.strip() or None,
+    )  # fmt: skip
     notice = f"Branch {branch.name} restored."
     return await branches_section(request, viewer, project_id, notice=notice)
 
@@ -144,13 +132,10 @@ async def update_branch(
 ) -> Response:  # fmt: skip
     """The branch's expiry (blank: none) and protection, as the form now shows them."""
     expiry = point_in_time(expires_at)
-    try:
-        branch = await viewer.api.branches.update(
-            project_id, branch_id, expires_at=expiry, clear_expiration=expiry is None,
-            protected=protected == "on",
-        )  # fmt: skip
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    branch = await viewer.api.branches.update(
+        project_id, branch_id, expires_at=expiry, clear_expiration=expiry is None,
+        protected=protected == "on",
+    )  # fmt: skip
     notice = f"Branch {branch.name} settings saved."
     return await branches_section(request, viewer, project_id, notice=notice)
 
@@ -159,9 +144,6 @@ async def update_branch(
 async def rename_branch(
     request: Request, viewer: ViewerDep, project_id: str, branch_id: str, name: TextField = ""
 ) -> Response:
-    try:
-        branch = await viewer.api.branches.update(project_id, branch_id, name=name)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    branch = await viewer.api.branches.update(project_id, branch_id, name=name)
     notice = f"Branch renamed to {branch.name}."
     return await branches_section(request, viewer, project_id, notice=notice)

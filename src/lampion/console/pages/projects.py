@@ -18,7 +18,7 @@ from lampion.console.pages.branch_view import (
     human_bytes,
     primary_endpoint_status,
 )
-from lampion.console.render import api_error, is_fragment, page, templates
+from lampion.console.render import is_fragment, page, templates
 from lampion.console.viewer import ViewerDep
 from lampion.runtime import Runtime
 from lampion.schemas.projects import Project, ProjectCreated
@@ -86,12 +86,9 @@ async def create_project(
     request: Request, viewer: ViewerDep, name: Annotated[str, Form()] = "",
     region: Annotated[str, Form()] = "", pg_version: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    try:
-        created = await viewer.api.projects.create(
-            name, region=region or None, pg_version=forms.whole_number("pg_version", pg_version)
-        )
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    created = await viewer.api.projects.create(
+        name, region=region or None, pg_version=forms.whole_number("pg_version", pg_version)
+    )
     if not is_fragment(request):
         return RedirectResponse(f"/console/projects/{created.id}", status_code=303)
     facts = await _fresh_facts(viewer.api, created)
@@ -103,16 +100,13 @@ async def delete_project(
     request: Request, viewer: ViewerDep, project_id: str,
     confirm_name: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    try:
-        project = await viewer.api.projects.get(project_id)
-        if confirm_name != project.name:
-            raise LampionAPIError(
-                400, "invalid_request", "Type the project's name exactly to delete it",
-                {"field": "confirm_name"},
-            )  # fmt: skip
-        await viewer.api.projects.delete(project_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    project = await viewer.api.projects.get(project_id)
+    if confirm_name != project.name:
+        raise LampionAPIError(
+            400, "invalid_request", "Type the project's name exactly to delete it",
+            {"field": "confirm_name"},
+        )  # fmt: skip
+    await viewer.api.projects.delete(project_id)
     if is_fragment(request):
         return Response(status_code=200, headers={"HX-Redirect": "/console/projects"})
     return RedirectResponse("/console/projects", status_code=303)

@@ -8,8 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lampion.client import LampionAPIError
-from lampion.console.render import api_error, page
+from lampion.console.render import page
 from lampion.console.viewer import Viewer, ViewerDep
 from lampion.event_types import ALL_EVENTS, EventType
 
@@ -37,8 +36,5 @@ def settings_page(request: Request, viewer: Viewer, **extra: Any) -> HTMLRespons
 
 @router.get("/console/settings", response_class=HTMLResponse)
 async def settings(request: Request, viewer: ViewerDep) -> Response:
-    try:
-        context = await settings_context(viewer)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    context = await settings_context(viewer)
     return settings_page(request, viewer, **context)

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lampion.client import LampionAPIError
-from lampion.console.render import api_error, page
+from lampion.console.render import page
 from lampion.console.viewer import ViewerDep
 from lampion.schemas.plans import Plan
 
@@ -20,10 +19,7 @@ Period = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 
 @router.get("/console/usage", response_class=HTMLResponse)
 async def usage(request: Request, viewer: ViewerDep, period: Period = None) -> Response:
-    try:
-        used = await viewer.api.usage.org(period=period)
-        plans = await viewer.api.usage.plans()
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    used = await viewer.api.usage.org(period=period)
+    plans = await viewer.api.usage.plans()
     plan = Plan.model_validate(used.plan)
     return page(request, "usage.html", viewer, usage=used, plan=plan, plans=plans)

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lampion.client import LampionAPIError
 from lampion.console.pages.settings import EVENT_CHOICES, settings_context, settings_page
-from lampion.console.render import api_error, is_fragment, page
+from lampion.console.render import is_fragment, page
 from lampion.console.viewer import Viewer, ViewerDep
 
 router = APIRouter()
@@ -38,14 +37,11 @@ async def create_webhook(
     request: Request, viewer: ViewerDep, url: Annotated[str, Form()] = "",
     events: Annotated[list[str] | None, Form()] = None,
 ) -> Response:  # fmt: skip
-    try:
-        created = await viewer.api.webhooks.create(url, events or [])
-        if not is_fragment(request):
-            context = await settings_context(viewer)
-            return settings_page(request, viewer, created_webhook=created, **context)
-        webhooks = await viewer.api.webhooks.list()
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    created = await viewer.api.webhooks.create(url, events or [])
+    if not is_fragment(request):
+        context = await settings_context(viewer)
+        return settings_page(request, viewer, created_webhook=created, **context)
+    webhooks = await viewer.api.webhooks.list()
     return page(
         request, "_webhook_created.html", viewer, created_webhook=created, webhooks=webhooks,
         event_choices=EVENT_CHOICES,
@@ -56,38 +52,26 @@ async def create_webhook(
 async def set_enabled(
     request: Request, webhook_id: str, viewer: ViewerDep, enabled: Annotated[bool, Form()]
 ) -> Response:
-    try:
-        await viewer.api.webhooks.update(webhook_id, enabled=enabled)
-        return await _list(request, viewer)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.webhooks.update(webhook_id, enabled=enabled)
+    return await _list(request, viewer)
 
 
 @router.post(f"{BASE}/{{webhook_id}}/delete", response_class=HTMLResponse)
 async def delete_webhook(request: Request, webhook_id: str, viewer: ViewerDep) -> Response:
-    try:
-        await viewer.api.webhooks.delete(webhook_id)
-        return await _list(request, viewer, notice="Webhook deleted.")
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    await viewer.api.webhooks.delete(webhook_id)
+    return await _list(request, viewer, notice="Webhook deleted.")
 
 
 @router.get(f"{BASE}/{{webhook_id}}/deliveries", response_class=HTMLResponse)
 async def deliveries(request: Request, webhook_id: str, viewer: ViewerDep) -> Response:
-    try:
-        return await _deliveries(request, viewer, webhook_id)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    return await _deliveries(request, viewer, webhook_id)
 
 
 @router.post(f"{BASE}/{{webhook_id}}/test", response_class=HTMLResponse)
 async def send_test(request: Request, webhook_id: str, viewer: ViewerDep) -> Response:
-    try:
-        sent = await viewer.api.webhooks.test(webhook_id)
-        notice = f"Test event sent (delivery {sent.delivery_id})."
-        return await _deliveries(request, viewer, webhook_id, notice=notice)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    sent = await viewer.api.webhooks.test(webhook_id)
+    notice = f"Test event sent (delivery {sent.delivery_id})."
+    return await _deliveries(request, viewer, webhook_id, notice=notice)
 
 
 @router.post(
@@ -96,9 +80,6 @@ async def send_test(request: Request, webhook_id: str, viewer: ViewerDep) -> Res
 async def redeliver(
     request: Request, webhook_id: str, delivery_id: str, viewer: ViewerDep
 ) -> Response:
-    try:
-        again = await viewer.api.webhooks.redeliver(webhook_id, delivery_id)
-        notice = f"Delivery {delivery_id} queued again as {again.id}."
-        return await _deliveries(request, viewer, webhook_id, notice=notice)
-    except LampionAPIError as error:
-        return api_error(request, viewer, error)
+    again = await viewer.api.webhooks.redeliver(webhook_id, delivery_id)
+    notice = f"Delivery {delivery_id} queued again as {again.id}."
+    return await _deliveries(request, viewer, webhook_id, notice=notice)
