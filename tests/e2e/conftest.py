@@ -32,18 +32,25 @@ def new_key(env: dict[str, str], org: str, *options: str) -> str:
     return created.stdout.strip()
 
 
-@pytest.fixture
-def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
+def environment(data_dir: Path, templates_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `lampion serve` with its own data dir, compute ports, API and
+    proxy ports; ``settings`` are further ``LAMPION_*`` variables (without the prefix)."""
     start, end = port_block()
     return {
         **os.environ,
-        "LAMPION_DATA_DIR": str(workdir / "e2e"),
+        "LAMPION_DATA_DIR": str(data_dir),
         "LAMPION_TEMPLATES_DIR": str(templates_dir),
         "LAMPION_PORT_RANGE_START": str(start),
         "LAMPION_PORT_RANGE_END": str(end),
         "LAMPION_API_PORT": str(free_port()),
         "LAMPION_PROXY_PORT": str(free_port()),
+        **{f"LAMPION_{name.upper()}": value for name, value in settings.items()},
     }
+
+
+@pytest.fixture
+def server_env(workdir: Path, templates_dir: Path) -> dict[str, str]:
+    return environment(workdir / "e2e", templates_dir)
 
 
 @contextmanager

@@ -4,8 +4,6 @@ server error, and every response must match the documented schema."""
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.e2e.conftest import LAMPION, new_key
-from tests.support.apps import free_port, port_block
+from tests.e2e.conftest import environment, new_key, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
@@ -30,37 +27,12 @@ EXCLUDED: list[Any] = [positive_data_acceptance]
 
 @pytest.fixture(scope="module")
 def fuzz_server(workdir: Path, templates_dir: Path) -> Iterator[tuple[str, str]]:
-    start, end = port_block()
-    env = {
-        **os.environ,
-        "LAMPION_DATA_DIR": str(workdir / "fuzz"),
-        "LAMPION_TEMPLATES_DIR": str(templates_dir),
-        "LAMPION_PORT_RANGE_START": str(start),
-        "LAMPION_PORT_RANGE_END": str(end),
-        "LAMPION_API_PORT": str(free_port()),
-        "LAMPION_PROXY_PORT": str(free_port()),
-        "LAMPION_LOG_LEVEL": "WARNING",
-        "LAMPION_WEBHOOK_ALLOW_PRIVATE": "true",
-    }
+    env = environment(
+        workdir / "fuzz", templates_dir, log_level="WARNING", webhook_allow_private="true"
+    )
     key = new_key(env, "fuzz", "--plan", "pro")
-    log = (workdir / "fuzz-server.log").open("wb")
-    process = subprocess.Popen([*LAMPION, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{env['LAMPION_API_PORT']}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    try:
-        yield base, key
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with serving(env, workdir / "fuzz-server.log"):
+        yield f"http://127.0.0.1:{env['LAMPION_API_PORT']}", key
 
 
 @pytest.fixture(scope="module")

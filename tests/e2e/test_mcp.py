@@ -20,8 +20,7 @@ from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
-from tests.e2e.conftest import new_key, serving
-from tests.support.apps import free_port, port_block
+from tests.e2e.conftest import environment, new_key, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compute]
 
@@ -66,17 +65,7 @@ class McpServer:
 
 @pytest.fixture(scope="module")
 def mcp_server(workdir: Path, templates_dir: Path) -> Iterator[McpServer]:
-    start, end = port_block()
-    env = {
-        **os.environ,
-        "LAMPION_DATA_DIR": str(workdir / "mcp"),
-        "LAMPION_TEMPLATES_DIR": str(templates_dir),
-        "LAMPION_PORT_RANGE_START": str(start),
-        "LAMPION_PORT_RANGE_END": str(end),
-        "LAMPION_API_PORT": str(free_port()),
-        "LAMPION_PROXY_PORT": str(free_port()),
-        "LAMPION_RATE_LIMIT_ENABLED": "false",
-    }
+    env = environment(workdir / "mcp", templates_dir, rate_limit_enabled="false")
     errlog_path = workdir / "mcp-stdio.err"
     with serving(env, workdir / "mcp-server.log"), errlog_path.open("w+") as errlog:
         yield McpServer(

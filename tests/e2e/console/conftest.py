@@ -4,7 +4,6 @@ browser context (its own cookies) signed in as the org's admin key. A project ma
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import new_key, serving
-from tests.support.apps import free_port, port_block
+from tests.e2e.conftest import environment, new_key, serving
 from tests.support.browser import launch, new_page, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -36,19 +34,10 @@ class ConsoleServer:
 
 @pytest.fixture(scope="package")
 def console_server(workdir: Path, templates_dir: Path) -> Iterator[ConsoleServer]:
-    start, end = port_block()
-    env = {
-        **os.environ,
-        "LAMPION_DATA_DIR": str(workdir / "console"),
-        "LAMPION_TEMPLATES_DIR": str(templates_dir),
-        "LAMPION_PORT_RANGE_START": str(start),
-        "LAMPION_PORT_RANGE_END": str(end),
-        "LAMPION_API_PORT": str(free_port()),
-        "LAMPION_PROXY_PORT": str(free_port()),
-        "LAMPION_RATE_LIMIT_ENABLED": "false",
-        "LAMPION_METRICS_INTERVAL": "2",
-        "LAMPION_WEBHOOK_ALLOW_PRIVATE": "true",
-    }
+    env = environment(
+        workdir / "console", templates_dir, rate_limit_enabled="false", metrics_interval="2",
+        webhook_allow_private="true",
+    )  # fmt: skip
     log_path = workdir / "console-server.log"
     with serving(env, log_path):
         yield ConsoleServer(
