@@ -20,10 +20,14 @@ def get_runtime(request: Request) -> Runtime:
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+CONSOLE_MARK = "console"
+"""The ``request.state`` flag the console's in-process client sets on its requests."""
+
+
 def _console_read(request: Request) -> bool:
     """A read the web console makes for a page (``console/client.py`` marks its requests;
     nothing outside the process can): not the key's own request, so not counted."""
-    return request.method in _SAFE_METHODS and getattr(request.state, "console", False) is True
+    return request.method in _SAFE_METHODS and getattr(request.state, CONSOLE_MARK, False) is True
 
 
 async def get_principal(

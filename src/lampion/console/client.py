@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
+from lampion.api.deps import CONSOLE_MARK
 from lampion.client import AsyncLampion
 from lampion.client.in_process import in_process
 
-CONSOLE_STATE = "console"
-
 
 def api_for(app: ASGIApp, api_key: str) -> AsyncLampion:
-    return in_process(app, api_key, **{CONSOLE_STATE: True})
+    return in_process(app, api_key, **{CONSOLE_MARK: True})

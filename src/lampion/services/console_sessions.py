@@ -41,8 +41,9 @@ def _token() -> str:
 
 async def sign_in(sessions: Sessions, box: SecretBox, api_key: str) -> str:
     """A new session for a valid API key; returns the cookie's token."""
-    principal = await authenticate(sessions, api_key.strip())
-    return await _open(sessions, box, principal.org_id, principal.key_id, api_key.strip())
+    key = api_key.strip()
+    principal = await authenticate(sessions, key)
+    return await _open(sessions, box, principal.org_id, principal.key_id, key)
 
 
 async def _open(
